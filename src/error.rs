@@ -1,0 +1,128 @@
+//! The one error type of the crate.
+
+use std::fmt;
+use std::io;
+
+/// What went wrong, in a form a program can match on.
+///
+/// Returned by [`Error::kind`]. New kinds may be added, so a `match` needs a
+/// wildcard arm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Parent side: every copy of the write end closed before a port arrived.
+    /// The child exited, crashed, was killed, failed to exec, or closed the fd.
+    ClosedWithoutReport,
+    /// Parent side: the child sent something that is not a port line
+    /// (garbage, port 0, a number over 65535, a sign, or more than 64 bytes).
+    /// Child side: [`report`](crate::DynamicPortWriter::report) was asked to
+    /// send port 0.
+    MalformedReport,
+    /// Parent side: the time given to [`PortFuture::timeout`](crate::PortFuture::timeout) passed first.
+    TimedOut,
+    /// The text (or bytes, or env var) is not a dynamic port writer.
+    MalformedWriter,
+    /// Child side: the fd the writer names is not open here, or is not the
+    /// pipe's write end the writer names. Nothing was written.
+    NotInherited,
+    /// Child side: this writer (or a copy of it) has already reported a port.
+    AlreadyReported,
+    /// Child side: nobody reads the pipe any more: the parent dropped its
+    /// [`PortFuture`](crate::PortFuture) or exited.
+    Abandoned,
+    /// Any other I/O error; [`std::error::Error::source`] has the cause.
+    Io,
+}
+
+/// The error of every fallible operation in this crate.
+///
+/// Its message says what happened and what to do about it; [`Error::kind`]
+/// tells the cases apart. It converts into [`std::io::Error`], so `?` works in
+/// functions that return `io::Result`.
+///
+/// ```
+/// use dynamic_port::{DynamicPortWriter, ErrorKind};
+///
+/// let err = "7x".parse::<DynamicPortWriter>().unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::MalformedWriter);
+/// assert!(err.to_string().contains("7x"));
+/// ```
+pub struct Error {
+    /// What kind of failure this is.
+    kind: ErrorKind,
+    /// The full human-readable message, lowercase, without trailing period.
+    message: String,
+    /// The OS error behind it, if any.
+    source: Option<io::Error>,
+}
+
+impl Error {
+    /// Builds an error of `kind` with a message.
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Builds an [`ErrorKind::Io`] error: `context` says what we were doing.
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error {
+            kind: ErrorKind::Io,
+            message: context.into(),
+            source: Some(source),
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.kind).field("message", &self.message);
+        if let Some(source) = &self.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(err: Error) -> io::Error {
+        let kind = match err.kind {
+            ErrorKind::ClosedWithoutReport => io::ErrorKind::UnexpectedEof,
+            ErrorKind::MalformedReport => io::ErrorKind::InvalidData,
+            ErrorKind::TimedOut => io::ErrorKind::TimedOut,
+            ErrorKind::MalformedWriter => io::ErrorKind::InvalidInput,
+            ErrorKind::NotInherited => io::ErrorKind::NotFound,
+            ErrorKind::AlreadyReported => io::ErrorKind::AlreadyExists,
+            ErrorKind::Abandoned => io::ErrorKind::BrokenPipe,
+            ErrorKind::Io => match &err.source {
+                Some(source) => source.kind(),
+                None => io::ErrorKind::Other,
+            },
+        };
+        io::Error::new(kind, err)
+    }
+}

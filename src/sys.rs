@@ -1,0 +1,251 @@
+//! Every raw syscall of the crate, and so every `unsafe` block, lives here.
+//!
+//! The rest of the crate is `#![deny(unsafe_code)]`. Functions that may run
+//! between `fork` and `exec` ([`probe`] and the hook of [`inherit_on_exec`])
+//! make only async-signal-safe calls and never allocate.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+/// The lowest fd number the write end may have: 0, 1 and 2 are the child's
+/// stdio, which `Command` overwrites before `exec`.
+const FIRST_NON_STDIO_FD: RawFd = 3;
+
+/// Returns `-1`'s `errno` as an `io::Error`, and any other value as is.
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Creates an anonymous pipe `(read end, write end)`, both close-on-exec.
+///
+/// The write end is given a number of 3 or more, so that a child's stdio
+/// setup cannot overwrite it.
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1 as RawFd; 2];
+    // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 succeeded, so both fds are open and owned by nobody else.
+    let (read, mut write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    if write.as_raw_fd() < FIRST_NON_STDIO_FD {
+        // SAFETY: F_DUPFD_CLOEXEC on an open fd takes no pointers.
+        let moved = check(unsafe {
+            libc::fcntl(write.as_raw_fd(), libc::F_DUPFD_CLOEXEC, FIRST_NON_STDIO_FD)
+        })?;
+        // SAFETY: fcntl returned a new open fd that nothing else owns; the
+        // low-numbered original is closed when `write` is replaced.
+        write = unsafe { OwnedFd::from_raw_fd(moved) };
+    }
+    Ok((read, write))
+}
+
+/// What an fd number turned out to be, as seen by [`probe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// The write end of a pipe with this inode (and the expected one, if any).
+    WriteEnd {
+        /// The pipe's inode number.
+        inode: u64,
+    },
+    /// No open fd has this number.
+    NotOpen,
+    /// Something other than a pipe or FIFO.
+    NotAPipe {
+        /// What it is instead, in words.
+        file_type: &'static str,
+    },
+    /// The read end of a pipe.
+    ReadEnd,
+    /// A pipe's write end, but not the pipe expected.
+    OtherPipe {
+        /// The inode of the pipe found.
+        inode: u64,
+    },
+}
+
+/// Finds out whether `fd` is the write end of a pipe, and of the pipe with
+/// inode `expected` if given.
+///
+/// Async-signal-safe: only `fstat` and `fcntl(F_GETFL)`, no allocation.
+pub(crate) fn probe(fd: RawFd, expected: Option<u64>) -> Probe {
+    let mut stat = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a whole `stat` into the pointer on success; on
+    // failure (EBADF for a closed or negative fd) it writes nothing.
+    if unsafe { libc::fstat(fd, stat.as_mut_ptr()) } == -1 {
+        return Probe::NotOpen;
+    }
+    // SAFETY: fstat returned 0, so it initialised `stat`.
+    let stat = unsafe { stat.assume_init() };
+    let file_type = match stat.st_mode & libc::S_IFMT {
+        libc::S_IFIFO => None,
+        libc::S_IFREG => Some("regular file"),
+        libc::S_IFDIR => Some("directory"),
+        libc::S_IFCHR => Some("character device"),
+        libc::S_IFBLK => Some("block device"),
+        libc::S_IFSOCK => Some("socket"),
+        libc::S_IFLNK => Some("symbolic link"),
+        _ => Some("file of unknown type"),
+    };
+    if let Some(file_type) = file_type {
+        return Probe::NotAPipe { file_type };
+    }
+    // SAFETY: F_GETFL takes no pointers.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags == -1 {
+        return Probe::NotOpen;
+    }
+    if flags & libc::O_ACCMODE != libc::O_WRONLY {
+        return Probe::ReadEnd;
+    }
+    let inode = stat.st_ino as u64;
+    match expected {
+        Some(expected) if expected != inode => Probe::OtherPipe { inode },
+        _ => Probe::WriteEnd { inode },
+    }
+}
+
+/// Marks `fd` close-on-exec, so that children spawned from here on do not inherit it.
+pub(crate) fn set_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_SETFD takes an int argument, no pointers; a bad fd is EBADF.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) }).map(drop)
+}
+
+/// Takes ownership of an inherited fd, so that dropping the result closes it.
+///
+/// The caller has just [`probe`]d `fd` and found the pipe's write end that
+/// the writer text names.
+pub(crate) fn adopt_inherited(fd: RawFd) -> OwnedFd {
+    // SAFETY: the fd is open (the caller probed it). The writer text hands
+    // this fd to the crate: no `OwnedFd` or `File` of this process owns it,
+    // because the one case where one could (the process that created the
+    // pipe) shares the creator's `OwnedFd` instead of coming here.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Writes all of `bytes` to the pipe's write end `fd`. A reader that has gone
+/// away is `Err(BrokenPipe)`, never a SIGPIPE, whatever the process's
+/// SIGPIPE disposition.
+pub(crate) fn write_all_without_sigpipe(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
+    let guard = SigpipeBlocked::new()?;
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is a valid slice for reads of its length.
+        let written = unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+        if written < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            drop(guard);
+            return Err(err);
+        }
+        bytes = &bytes[written as usize..];
+    }
+    Ok(())
+}
+
+/// Blocks SIGPIPE in the calling thread for its lifetime; on drop it consumes
+/// a SIGPIPE raised meanwhile (not one that was pending before) and restores
+/// the thread's signal mask.
+struct SigpipeBlocked {
+    /// The thread's signal mask before.
+    old_mask: libc::sigset_t,
+    /// `{SIGPIPE}`.
+    sigpipe: libc::sigset_t,
+    /// Whether a SIGPIPE was already pending before we blocked it.
+    was_pending: bool,
+}
+
+impl SigpipeBlocked {
+    /// Blocks SIGPIPE in this thread.
+    fn new() -> io::Result<Self> {
+        let mut sigpipe = MaybeUninit::<libc::sigset_t>::uninit();
+        let mut old_mask = MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigemptyset initialises the set; sigaddset and
+        // pthread_sigmask get valid pointers; pthread_sigmask fills
+        // `old_mask` when it returns 0 (it cannot fail with valid arguments).
+        let sigpipe = unsafe {
+            libc::sigemptyset(sigpipe.as_mut_ptr());
+            libc::sigaddset(sigpipe.as_mut_ptr(), libc::SIGPIPE);
+            let sigpipe = sigpipe.assume_init();
+            let ret = libc::pthread_sigmask(libc::SIG_BLOCK, &sigpipe, old_mask.as_mut_ptr());
+            if ret != 0 {
+                return Err(io::Error::from_raw_os_error(ret));
+            }
+            sigpipe
+        };
+        Ok(SigpipeBlocked {
+            // SAFETY: pthread_sigmask returned 0, so it filled `old_mask`.
+            old_mask: unsafe { old_mask.assume_init() },
+            sigpipe,
+            was_pending: sigpipe_pending(),
+        })
+    }
+}
+
+impl Drop for SigpipeBlocked {
+    fn drop(&mut self) {
+        if !self.was_pending && sigpipe_pending() {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: valid pointers; a null siginfo pointer is allowed. It
+            // takes the pending SIGPIPE our write raised, which is blocked.
+            unsafe { libc::sigtimedwait(&self.sigpipe, std::ptr::null_mut(), &zero) };
+        }
+        // SAFETY: restores the mask saved in `new`; valid pointer.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut()) };
+    }
+}
+
+/// Whether SIGPIPE is pending for this thread or process.
+fn sigpipe_pending() -> bool {
+    let mut pending = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigpending fills the set on success; sigismember reads it.
+    unsafe {
+        libc::sigpending(pending.as_mut_ptr()) == 0
+            && libc::sigismember(pending.as_ptr(), libc::SIGPIPE) == 1
+    }
+}
+
+/// Makes the child that `command` spawns inherit `fd`, and no other process.
+///
+/// Between `fork` and `exec`, in the child only, the hook checks that
+/// `alive()` holds and that `fd` is still the write end of pipe `inode`, and
+/// then clears its close-on-exec flag. If not, the spawn fails with `EBADF`
+/// and nothing is inherited. The parent's fd stays close-on-exec throughout,
+/// so children spawned at the same moment by other threads never see it.
+pub(crate) fn inherit_on_exec(
+    command: &mut Command,
+    fd: RawFd,
+    inode: Option<u64>,
+    alive: impl Fn() -> bool + Send + Sync + 'static,
+) {
+    let hook = move || {
+        if !alive() || !matches!(probe(fd, inode), Probe::WriteEnd { .. }) {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        // SAFETY: F_SETFD with an int argument takes no pointers.
+        check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }).map(drop)
+    };
+    // SAFETY: the hook runs in the forked child before exec. It only calls
+    // `alive` (an atomic load: see its callers), fstat and fcntl, which are
+    // async-signal-safe, and builds an `io::Error` from an errno, which does
+    // not allocate. It touches no lock and no memory another thread may hold.
+    unsafe { command.pre_exec(hook) };
+}
+
+/// The inode number of the open file `fd`.
+pub(crate) fn inode(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    let mut stat = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a whole `stat` on success.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) })?;
+    // SAFETY: fstat returned 0, so it initialised `stat`.
+    Ok(unsafe { stat.assume_init() }.st_ino as u64)
+}
