@@ -1,0 +1,293 @@
+//! Shared by the integration tests: real child programs, and small helpers.
+//!
+//! A child program is this very test binary, run again with
+//! `support::child_process --exact --ignored -- ...`: libtest runs only the
+//! ignored test [`child_process`], which plays the role named in the env var
+//! [`ROLE_VAR`]. Everything after `--` (such as the `--dynamic-port-writer`
+//! flag that `pass_to` appends) is left for the child to read.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use dynamic_port::{DynamicPortWriter, Error, ErrorKind};
+
+/// The env var that names the child's role.
+pub const ROLE_VAR: &str = "DP_TEST_ROLE";
+
+/// How long a test waits at most for anything. Never reached when the code
+/// works; it turns a hang into a failure instead of a stuck CI run.
+pub const SAFETY: Duration = Duration::from_secs(30);
+
+/// A command that runs this test binary as a child program playing `role`.
+pub fn child(role: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().expect("the test binary's path"));
+    command
+        .args([
+            "support::child_process",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--quiet",
+            "--test-threads=1",
+            "--",
+        ])
+        .env(ROLE_VAR, role)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    command
+}
+
+/// Spawns `command` after `prepare` passes the writer, drops the parent's
+/// writer, and returns the child and the port it reports (or the error).
+pub fn spawn_and_wait(
+    mut command: Command,
+    prepare: impl FnOnce(&DynamicPortWriter, &mut Command),
+) -> (Child, Result<u16, Error>) {
+    let (writer, port) = DynamicPortWriter::create().expect("create");
+    prepare(&writer, &mut command);
+    let child = command.spawn().expect("spawn the child");
+    drop(writer);
+    (child, port.timeout(SAFETY).wait())
+}
+
+/// Connects to a "serve" child on `port` and returns the line it sends.
+pub fn greeting(port: u16) -> String {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the child");
+    stream.set_read_timeout(Some(SAFETY)).unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    line
+}
+
+/// Waits for `child` to exit, within [`SAFETY`], killing it if it does not.
+pub fn wait_with_deadline(child: &mut Child) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > SAFETY {
+            let _ = child.kill();
+            panic!("child {} did not exit within {SAFETY:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits for the child and returns its stdout (the child must have piped stdout).
+pub fn stdout_of(child: &mut Child) -> String {
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout piped")
+        .read_to_string(&mut out)
+        .unwrap();
+    wait_with_deadline(child);
+    out
+}
+
+/// Reads the child's piped stdout until its `KEY: value` line; returns the value.
+pub fn wait_for_marker(child: &mut Child, key: &str) -> String {
+    let stdout = child.stdout.as_mut().expect("stdout piped");
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            panic!("the child closed stdout before printing {key}");
+        }
+        if let Some(value) = marker(&line, key) {
+            return value.trim_end().to_owned();
+        }
+    }
+}
+
+/// The value of the `KEY: value` line a child printed, if any.
+pub fn marker<'a>(stdout: &'a str, key: &str) -> Option<&'a str> {
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(": "))
+}
+
+/// The signal that killed a process, if one did.
+pub fn signal_of(status: ExitStatus) -> Option<i32> {
+    status.signal()
+}
+
+/// The inodes of the pipes among the open fds of process `pid`.
+pub fn pipe_inodes_of(pid: u32) -> Vec<u64> {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new(); // already gone
+    };
+    entries
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_str()?.to_owned();
+            target
+                .strip_prefix("pipe:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// The inode of the pipe a writer names (from its text form).
+pub fn inode_of(writer: &DynamicPortWriter) -> u64 {
+    let text = writer.to_string();
+    text.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// How many fds this process has open.
+pub fn open_fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// A short name for an error kind, for children to print and parents to compare.
+pub fn kind_name(result: &Result<impl Sized, Error>) -> String {
+    match result {
+        Ok(_) => "Ok".to_owned(),
+        Err(err) => format!("{:?}", err.kind()),
+    }
+}
+
+/// Asserts that `result` is an error of `kind`.
+pub fn assert_kind<T: std::fmt::Debug>(result: Result<T, Error>, kind: ErrorKind) {
+    match result {
+        Err(err) => assert_eq!(err.kind(), kind, "wrong kind of error: {err}"),
+        Ok(value) => panic!("expected a {kind:?} error, got Ok({value:?})"),
+    }
+}
+
+// ---- the child's side ----
+
+/// The writer this child was given: after `--dynamic-port-writer`, or in the env var.
+pub fn given_writer() -> DynamicPortWriter {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == DynamicPortWriter::FLAG) {
+        return args[i + 1].parse().expect("parse the writer flag");
+    }
+    DynamicPortWriter::from_env()
+        .expect("parse the env var")
+        .expect("a writer in the args or the env var")
+}
+
+/// Accepts one connection and sends `port N` on it.
+pub fn serve_one(listener: std::net::TcpListener) {
+    let port = listener.local_addr().unwrap().port();
+    let (mut stream, _) = listener.accept().unwrap();
+    writeln!(stream, "port {port}").unwrap();
+}
+
+/// Prints a `KEY: value` line on stdout, for the parent to find.
+pub fn say(key: &str, value: impl std::fmt::Display) {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{key}: {value}").unwrap();
+    out.flush().unwrap();
+}
+
+/// Blocks until the parent writes a line to our stdin (or closes it).
+pub fn wait_for_go() {
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+}
+
+/// Restores the default SIGPIPE disposition (death), as a C program has.
+pub fn default_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_DFL is always sound.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
+/// The roles a child program can play.
+fn play(role: &str) {
+    match role {
+        // Bind 127.0.0.1:0, report, serve one connection.
+        "serve" => serve_one(given_writer().where_to_listen().unwrap()),
+        "serve-v6" => serve_one(
+            given_writer()
+                .where_to_listen_on(std::net::Ipv6Addr::LOCALHOST.into())
+                .unwrap(),
+        ),
+        // Die before reporting, in every way.
+        "exit" => std::process::exit(0),
+        "exit-nonzero" => std::process::exit(3),
+        "panic" => panic!("the child panics before reporting"),
+        "abort" => std::process::abort(),
+        "segv" => {
+            // Rust's own SIGSEGV handler (for stack overflows) would swallow a
+            // raised signal, so restore the default action first, as in C.
+            // SAFETY: setting a disposition and raising a signal are sound;
+            // SIGSEGV's default action kills the process.
+            unsafe {
+                libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+                libc::raise(libc::SIGSEGV);
+            }
+        }
+        "hang" => {
+            let _writer = given_writer();
+            say("READY", "hanging");
+            std::thread::sleep(SAFETY * 2);
+        }
+        // Parse, wait until told, then report and say how it went.
+        "report-when-told" | "report-when-told-default-sigpipe" => {
+            if role.ends_with("default-sigpipe") {
+                default_sigpipe();
+            }
+            let writer = given_writer();
+            say("READY", "waiting");
+            wait_for_go();
+            let result = writer.where_to_listen();
+            say("REPORT", kind_name(&result));
+            say("ALIVE", "after the report");
+        }
+        "report-twice" => {
+            let writer = given_writer();
+            let copy = writer.clone();
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            say("FIRST", kind_name(&writer.report(port)));
+            say("SECOND", kind_name(&copy.report(port)));
+            say("THIRD", kind_name(&given_writer().report(port)));
+            serve_one(listener);
+        }
+        // Report through a writer text given in DP_TEST_TEXT instead of the real one.
+        "report-with-text" => {
+            let text = std::env::var("DP_TEST_TEXT").unwrap();
+            let writer: DynamicPortWriter = text.parse().unwrap();
+            say("REPORT", kind_name(&writer.report(4321)));
+        }
+        "from-env" => say(
+            "FROM_ENV",
+            match DynamicPortWriter::from_env() {
+                Ok(None) => "None".to_owned(),
+                Ok(Some(writer)) => format!("Some({writer})"),
+                Err(err) => format!("{:?}", err.kind()),
+            },
+        ),
+        // Parse the writer, start a grandchild, and then report or die.
+        "grandchild-then-report" | "grandchild-then-exit" => {
+            let writer = given_writer();
+            let grandchild = Command::new("sleep").arg("30").spawn().unwrap();
+            say("GRANDCHILD", grandchild.id());
+            if role.ends_with("report") {
+                serve_one(writer.where_to_listen().unwrap());
+            }
+            std::mem::forget(grandchild); // outlive us; the test kills it
+        }
+        other => panic!("unknown child role {other:?}"),
+    }
+}
+
+/// The child program's entry point; see the module docs.
+#[test]
+#[ignore = "a child program that the other tests spawn; it does nothing on its own"]
+fn child_process() {
+    if let Ok(role) = std::env::var(ROLE_VAR) {
+        play(&role);
+    }
+}
