@@ -103,7 +103,7 @@ pub(crate) fn probe(fd: RawFd, expected: Option<u64>) -> Probe {
     if flags & libc::O_ACCMODE != libc::O_WRONLY {
         return Probe::ReadEnd;
     }
-    let inode = stat.st_ino as u64;
+    let inode = inode_number(&stat);
     match expected {
         Some(expected) if expected != inode => Probe::OtherPipe { inode },
         _ => Probe::WriteEnd { inode },
@@ -247,5 +247,11 @@ pub(crate) fn inode(fd: BorrowedFd<'_>) -> io::Result<u64> {
     // SAFETY: fstat writes a whole `stat` on success.
     check(unsafe { libc::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) })?;
     // SAFETY: fstat returned 0, so it initialised `stat`.
-    Ok(unsafe { stat.assume_init() }.st_ino as u64)
+    Ok(inode_number(&unsafe { stat.assume_init() }))
+}
+
+/// `st_ino` as a `u64`, whatever its width on this platform.
+#[allow(clippy::unnecessary_cast)] // u64 on Linux, narrower elsewhere
+fn inode_number(stat: &libc::stat) -> u64 {
+    stat.st_ino as u64
 }

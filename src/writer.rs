@@ -472,12 +472,6 @@ impl DynamicPortWriter {
             created: None,
         }
     }
-
-    /// The pipe's inode, if known (for the compact encodings).
-    #[cfg(feature = "postcard")]
-    pub(crate) fn pipe(&self) -> Option<u64> {
-        self.pipe
-    }
 }
 
 impl fmt::Display for DynamicPortWriter {

@@ -9,6 +9,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -203,6 +204,27 @@ pub fn default_sigpipe() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
+/// A plain pipe made with libc, not through this crate: `(read, write)`.
+pub fn raw_pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: a valid array of two ints.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 returned two fresh fds that nothing else owns.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// Whether anything can be read from `read_end` right now.
+pub fn has_data(read_end: &OwnedFd) -> bool {
+    let mut poll = libc::pollfd {
+        fd: read_end.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no wait.
+    unsafe { libc::poll(&mut poll, 1, 0) };
+    poll.revents & libc::POLLIN != 0
+}
+
 /// The roles a child program can play.
 fn play(role: &str) {
     match role {
@@ -272,12 +294,42 @@ fn play(role: &str) {
         // Parse the writer, start a grandchild, and then report or die.
         "grandchild-then-report" | "grandchild-then-exit" => {
             let writer = given_writer();
-            let grandchild = Command::new("sleep").arg("30").spawn().unwrap();
+            let grandchild = Command::new("sleep")
+                .arg("30")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
             say("GRANDCHILD", grandchild.id());
             if role.ends_with("report") {
                 serve_one(writer.where_to_listen().unwrap());
             }
             std::mem::forget(grandchild); // outlive us; the test kills it
+        }
+        // Create a writer, drop it, put a foreign pipe at its fd number, and
+        // report through the old text: nothing may reach the foreign pipe.
+        "stale-text-over-foreign-pipe" => {
+            let (writer, port) = DynamicPortWriter::create().unwrap();
+            let (read_end, write_end) = raw_pipe(); // before the drop: other numbers
+            let (text, fd) = (writer.to_string(), writer.fd());
+            drop((writer, port));
+            // SAFETY: nothing in this single-test process owns `fd` any more.
+            assert_eq!(unsafe { libc::dup2(write_end.as_raw_fd(), fd) }, fd);
+            // SAFETY: dup2 made `fd` a new fd that only we own.
+            let foreign = unsafe { OwnedFd::from_raw_fd(fd) };
+            let stale: DynamicPortWriter = text.parse().unwrap();
+            say("REPORT", kind_name(&stale.report(4321)));
+            say("LEAKED", has_data(&read_end));
+            drop(foreign);
+        }
+        // Pass the writer on to a grandchild, which serves.
+        "relay" => {
+            let writer = given_writer();
+            let mut command = child("serve");
+            writer.pass_to(&mut command);
+            let mut grandchild = command.spawn().unwrap();
+            drop(writer);
+            assert!(wait_with_deadline(&mut grandchild).success());
         }
         other => panic!("unknown child role {other:?}"),
     }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole check, as CI runs it (.ci/run calls this). Run it locally too:
+#   bash ci/check.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+export RUSTFLAGS="${RUSTFLAGS:-} -D warnings"
+export RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings"
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy, all targets, all features"
+cargo clippy --all-targets --all-features --locked
+
+step "every feature alone, and none"
+bash ci/features.sh
+
+step "docs"
+cargo doc --no-deps --all-features --locked
+
+step "tests (the README's command)"
+cargo test --all-features --locked
+
+echo
+echo "ci/check.sh: all checks passed"

@@ -1,0 +1,80 @@
+//! No fd is left behind in the parent, whatever the outcome.
+//!
+//! These tests count the entries of `/proc/self/fd`, so they run one at a
+//! time (a lock) and in their own test binary (no other test opens fds meanwhile).
+
+mod support;
+
+use std::sync::Mutex;
+
+use dynamic_port::{DynamicPortWriter, ErrorKind};
+use support::{child, greeting, open_fd_count, spawn_and_wait, wait_with_deadline};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Runs `cycle` once to warm up (the reactor opens its own fds once), then
+/// `times` times, and asserts that the fd count did not change.
+fn assert_no_fd_leak(times: usize, mut cycle: impl FnMut()) {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    cycle();
+    let before = open_fd_count();
+    for _ in 0..times {
+        cycle();
+    }
+    assert_eq!(open_fd_count(), before, "fds leaked over {times} cycles");
+}
+
+#[test]
+fn create_spawn_resolve_a_hundred_times_leaks_no_fd() {
+    assert_no_fd_leak(100, || {
+        let (mut child, port) = spawn_and_wait(child("serve"), |writer, command| {
+            writer.pass_to(command);
+        });
+        greeting(port.unwrap());
+        wait_with_deadline(&mut child);
+    });
+}
+
+#[test]
+fn create_spawn_and_child_death_a_hundred_times_leaks_no_fd() {
+    assert_no_fd_leak(100, || {
+        let (mut child, port) = spawn_and_wait(child("exit"), |writer, command| {
+            writer.pass_to(command);
+        });
+        assert_eq!(port.unwrap_err().kind(), ErrorKind::ClosedWithoutReport);
+        wait_with_deadline(&mut child);
+    });
+}
+
+#[test]
+fn create_and_drop_a_hundred_times_leaks_no_fd() {
+    assert_no_fd_leak(100, || {
+        let (writer, port) = DynamicPortWriter::create().unwrap();
+        let copy = writer.clone();
+        let parsed: DynamicPortWriter = writer.to_string().parse().unwrap();
+        drop((writer, port, copy, parsed));
+    });
+}
+
+#[test]
+fn a_resolved_future_has_closed_its_read_end_already() {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (writer, port) = DynamicPortWriter::create().unwrap();
+    drop((writer, port)); // warm up
+    let before = open_fd_count();
+    let (writer, mut port) = DynamicPortWriter::create().unwrap();
+    assert_eq!(
+        open_fd_count(),
+        before + 2,
+        "a pending writer holds two fds"
+    );
+    writer.report(7777).unwrap();
+    let resolved = futures::executor::block_on(&mut port);
+    assert_eq!(resolved.unwrap(), 7777);
+    assert_eq!(
+        open_fd_count(),
+        before,
+        "the future is alive but its fd closed"
+    );
+    drop(port);
+}

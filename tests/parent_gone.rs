@@ -1,0 +1,85 @@
+//! A parent that stops listening: the child's report is an error, not a hang
+//! and not a death by SIGPIPE, and the child keeps running.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use dynamic_port::DynamicPortWriter;
+use support::{child, marker, stdout_of, wait_for_marker, wait_with_deadline};
+
+/// Spawns a child that reports when told; drops the future, then tells it.
+fn report_after_the_future_is_dropped(role: &str) -> String {
+    let (writer, port) = DynamicPortWriter::create().unwrap();
+    let mut command = child(role);
+    command.stdin(Stdio::piped()).stdout(Stdio::piped());
+    writer.pass_to(&mut command);
+    let mut child = command.spawn().unwrap();
+    drop(writer);
+    wait_for_marker(&mut child, "READY");
+    drop(port);
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    stdout_of(&mut child)
+}
+
+#[test]
+fn dropped_future_makes_the_childs_report_return_abandoned() {
+    let out = report_after_the_future_is_dropped("report-when-told");
+    assert_eq!(marker(&out, "REPORT"), Some("Abandoned"), "{out}");
+    assert_eq!(marker(&out, "ALIVE"), Some("after the report"), "{out}");
+}
+
+#[test]
+fn dropped_future_is_an_error_even_where_sigpipe_would_kill() {
+    // The child restores SIGPIPE's default action (death), as a C program
+    // has; the report must still return an error instead of killing it.
+    let out = report_after_the_future_is_dropped("report-when-told-default-sigpipe");
+    assert_eq!(marker(&out, "REPORT"), Some("Abandoned"), "{out}");
+    assert_eq!(marker(&out, "ALIVE"), Some("after the report"), "{out}");
+}
+
+#[test]
+fn dropped_future_in_the_creating_process_is_an_error() {
+    let (writer, port) = DynamicPortWriter::create().unwrap();
+    drop(port);
+    let err = writer.where_to_listen().unwrap_err();
+    assert_eq!(err.kind(), dynamic_port::ErrorKind::Abandoned);
+}
+
+/// What a bash child sees when nobody reads any more: `echo >&$FD` raises
+/// SIGPIPE, which kills bash unless the script ignores it.
+fn bash_reports_to_nobody(script: &str) -> (std::process::ExitStatus, String) {
+    let (writer, port) = DynamicPortWriter::create().unwrap();
+    let mut command = Command::new("bash");
+    command
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    writer.pass_to_env(&mut command);
+    let mut child = command.spawn().unwrap();
+    drop(writer);
+    drop(port);
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    (wait_with_deadline(&mut child), out)
+}
+
+#[test]
+fn bash_child_dies_of_sigpipe_when_nobody_reads() {
+    let (status, out) = bash_reports_to_nobody(
+        r#"read go; echo 8080 >&"${DYNAMIC_PORT_WRITER%%:*}"; echo "still here""#,
+    );
+    assert_eq!(support::signal_of(status), Some(libc::SIGPIPE));
+    assert_eq!(out, "");
+}
+
+#[test]
+fn bash_child_that_ignores_sigpipe_sees_a_failed_echo_and_goes_on() {
+    let (status, out) = bash_reports_to_nobody(
+        r#"trap '' PIPE; read go; echo 8080 >&"${DYNAMIC_PORT_WRITER%%:*}" 2>/dev/null; echo "status $?""#,
+    );
+    assert!(status.success());
+    assert_eq!(out, "status 1\n");
+}

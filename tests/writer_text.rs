@@ -1,0 +1,113 @@
+//! The writer's text form through the public API: round trips, equality,
+//! the env var, and bad input (which is an error, never a panic).
+
+mod support;
+
+use std::collections::HashSet;
+use std::io;
+use std::process::Stdio;
+
+use dynamic_port::{DynamicPortWriter, ErrorKind};
+use support::{child, marker, stdout_of};
+
+#[test]
+fn text_names_the_fd_and_the_pipe_and_parses_back_equal() {
+    let (writer, _port) = DynamicPortWriter::create().unwrap();
+    let text = writer.to_string();
+    let (fd, inode) = text.split_once(":pipe:").unwrap();
+    assert_eq!(fd.parse::<i32>().unwrap(), writer.fd());
+    assert!(inode.parse::<u64>().unwrap() > 0);
+    let parsed: DynamicPortWriter = text.parse().unwrap();
+    assert_eq!(parsed, writer);
+    assert_eq!(parsed.to_string(), text);
+    assert_eq!(writer.clone(), writer);
+    // Hash and Eq use only the fd and the inode, never the shared state.
+    #[allow(clippy::mutable_key_type)]
+    let set: HashSet<_> = [writer.clone(), parsed].into_iter().collect();
+    assert_eq!(set.len(), 1);
+}
+
+#[test]
+fn writers_of_different_pipes_differ() {
+    let (a, _pa) = DynamicPortWriter::create().unwrap();
+    let (b, _pb) = DynamicPortWriter::create().unwrap();
+    assert_ne!(a, b);
+    assert_ne!(a.to_string(), b.to_string());
+}
+
+#[test]
+fn bad_text_is_a_malformed_writer_error() {
+    let ten_megabytes_of_digits = "7".repeat(10_000_000);
+    for bad in [
+        "",
+        "-1",
+        "7x",
+        "x7",
+        "7\0",
+        "\0",
+        "12345678901234567890",
+        "99999999999999999999999",
+        "7:pipe:",
+        "7:socket:5",
+        "7:pipe:5:",
+        "7.0",
+        "0x7",
+        "ⅶ",
+        ten_megabytes_of_digits.as_str(),
+    ] {
+        let err = bad.parse::<DynamicPortWriter>().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MalformedWriter, "{bad:.20?}");
+        assert!(err.to_string().contains("not a dynamic port writer"));
+    }
+}
+
+#[test]
+fn the_error_converts_to_an_io_error_of_a_matching_kind() {
+    let err = "7x".parse::<DynamicPortWriter>().unwrap_err();
+    let message = err.to_string();
+    let io_err = io::Error::from(err);
+    assert_eq!(io_err.kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(io_err.to_string(), message);
+    let inner = io_err
+        .get_ref()
+        .unwrap()
+        .downcast_ref::<dynamic_port::Error>();
+    assert_eq!(inner.unwrap().kind(), ErrorKind::MalformedWriter);
+}
+
+/// What `from_env` returns in a child whose env var is set to `value` (or unset).
+fn from_env_in_child(value: Option<&std::ffi::OsStr>) -> String {
+    let mut command = child("from-env");
+    command
+        .stdout(Stdio::piped())
+        .env_remove(DynamicPortWriter::ENV_VAR);
+    if let Some(value) = value {
+        command.env(DynamicPortWriter::ENV_VAR, value);
+    }
+    let out = stdout_of(&mut command.spawn().unwrap());
+    marker(&out, "FROM_ENV")
+        .expect("the child's answer")
+        .to_owned()
+}
+
+#[test]
+fn from_env_is_none_when_unset_and_an_error_when_bad() {
+    use std::os::unix::ffi::OsStrExt;
+    assert_eq!(from_env_in_child(None), "None");
+    assert_eq!(from_env_in_child(Some("7".as_ref())), "Some(7)");
+    assert_eq!(
+        from_env_in_child(Some("7:pipe:42".as_ref())),
+        "Some(7:pipe:42)"
+    );
+    for bad in ["", "seven", "-7", "7 ", "99999999999999999999"] {
+        assert_eq!(
+            from_env_in_child(Some(bad.as_ref())),
+            "MalformedWriter",
+            "{bad:?}"
+        );
+    }
+    let not_utf8 = std::ffi::OsStr::from_bytes(b"7\xff");
+    assert_eq!(from_env_in_child(Some(not_utf8)), "MalformedWriter");
+    let huge = "9".repeat(100_000);
+    assert_eq!(from_env_in_child(Some(huge.as_ref())), "MalformedWriter");
+}
