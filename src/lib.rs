@@ -98,11 +98,25 @@
 #[cfg(not(unix))]
 compile_error!("dynamic-port works on Unix only: it hands a child an inherited pipe fd");
 
+#[cfg(feature = "rt-async-std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rt-async-std")))]
+pub mod async_std;
+#[cfg(feature = "clap")]
+#[cfg_attr(docsrs, doc(cfg(feature = "clap")))]
+pub mod clap;
+#[cfg(feature = "serde")]
+mod encodings;
 mod error;
 mod port_future;
 pub mod protocol;
+#[cfg(feature = "rt-smol")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rt-smol")))]
+pub mod smol;
 #[allow(unsafe_code)]
 mod sys;
+#[cfg(feature = "rt-tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rt-tokio")))]
+pub mod tokio;
 mod writer;
 
 pub use crate::error::{Error, ErrorKind};

@@ -474,6 +474,14 @@ impl DynamicPortWriter {
     }
 }
 
+impl DynamicPortWriter {
+    /// The fd number and the pipe's inode (if known), for the encodings.
+    #[cfg(feature = "serde")]
+    pub(crate) fn parts(&self) -> (RawFd, Option<u64>) {
+        (self.fd, self.pipe)
+    }
+}
+
 impl fmt::Display for DynamicPortWriter {
     /// `FD:pipe:INODE`, or the bare `FD` when the pipe is unknown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -331,6 +331,125 @@ fn play(role: &str) {
             drop(writer);
             assert!(wait_with_deadline(&mut grandchild).success());
         }
+        other => play_with_features(other),
+    }
+}
+
+/// The arguments after `--`: what the parent passed to the child program.
+pub fn child_args() -> Vec<String> {
+    std::env::args()
+        .skip_while(|arg| arg != "--")
+        .skip(1)
+        .collect()
+}
+
+/// Decodes lowercase hex, as the tests encode postcard bytes.
+pub fn from_hex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Encodes bytes as lowercase hex.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A config file that carries the writer (feature `serde`).
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Config {
+    /// The server's name, to show the writer is one field among others.
+    pub name: String,
+    /// The writer.
+    pub dynamic_port_writer: DynamicPortWriter,
+}
+
+/// The roles that need a runtime or an encoding feature.
+fn play_with_features(role: &str) {
+    match role {
+        #[cfg(feature = "rt-tokio")]
+        "serve-tokio-mt" | "serve-tokio-ct" => {
+            use tokio::io::AsyncWriteExt;
+            let runtime = if role.ends_with("mt") {
+                tokio::runtime::Builder::new_multi_thread()
+            } else {
+                tokio::runtime::Builder::new_current_thread()
+            }
+            .enable_all()
+            .build()
+            .unwrap();
+            runtime.block_on(async {
+                let listener = dynamic_port::tokio::where_to_listen(given_writer())
+                    .await
+                    .unwrap();
+                let port = listener.local_addr().unwrap().port();
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let line = format!("port {port}\n");
+                stream.write_all(line.as_bytes()).await.unwrap();
+            });
+        }
+        #[cfg(feature = "rt-async-std")]
+        "serve-async-std" => async_std::task::block_on(async {
+            use async_std::io::WriteExt;
+            let listener = dynamic_port::async_std::where_to_listen(given_writer())
+                .await
+                .unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let line = format!("port {port}\n");
+            stream.write_all(line.as_bytes()).await.unwrap();
+        }),
+        #[cfg(feature = "rt-smol")]
+        "serve-smol" => smol::block_on(async {
+            use smol::io::AsyncWriteExt;
+            let listener = dynamic_port::smol::where_to_listen(given_writer())
+                .await
+                .unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let line = format!("port {port}\n");
+            stream.write_all(line.as_bytes()).await.unwrap();
+        }),
+        #[cfg(feature = "clap")]
+        "clap-derive" => {
+            use clap::Parser;
+            #[derive(Parser)]
+            struct Cli {
+                #[arg(long)]
+                dynamic_port_writer: DynamicPortWriter,
+            }
+            let args = std::iter::once("child".to_owned()).chain(child_args());
+            let cli = Cli::parse_from(args);
+            serve_one(cli.dynamic_port_writer.where_to_listen().unwrap());
+        }
+        #[cfg(feature = "clap")]
+        "clap-arg" => {
+            let command = clap::Command::new("child").arg(dynamic_port::clap::arg());
+            let args = std::iter::once("child".to_owned()).chain(child_args());
+            let matches = command.get_matches_from(args);
+            let writer = matches
+                .get_one::<DynamicPortWriter>("dynamic-port-writer")
+                .unwrap()
+                .clone();
+            serve_one(writer.where_to_listen().unwrap());
+        }
+        #[cfg(feature = "serde")]
+        "json-config" => {
+            let path = std::env::var("DP_TEST_CONFIG").unwrap();
+            let config: Config =
+                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            assert_eq!(config.name, "json child");
+            serve_one(config.dynamic_port_writer.where_to_listen().unwrap());
+        }
+        #[cfg(feature = "postcard")]
+        "postcard-hex" => {
+            let args = child_args();
+            assert_eq!(args[0], "--writer-postcard");
+            let writer = DynamicPortWriter::from_postcard(&from_hex(&args[1])).unwrap();
+            serve_one(writer.where_to_listen().unwrap());
+        }
         other => panic!("unknown child role {other:?}"),
     }
 }
