@@ -24,5 +24,8 @@ cargo doc --no-deps --all-features --locked
 step "tests (the README's command)"
 cargo test --all-features --locked
 
+step "examples"
+bash ci/examples.sh
+
 echo
 echo "ci/check.sh: all checks passed"

@@ -124,7 +124,7 @@ impl DynamicPortWriter {
     ///
     /// [`ErrorKind::MalformedWriter`](crate::ErrorKind::MalformedWriter) for
     /// anything but exactly one encoded writer: empty, truncated, over 16
-    /// bytes, oversized varints, trailing bytes, or an fd over `i32::MAX`.
+    /// bytes, oversized or padded varints, trailing bytes, or an fd over `i32::MAX`.
     pub fn from_postcard(bytes: &[u8]) -> Result<DynamicPortWriter, crate::Error> {
         use crate::error::{Error, ErrorKind};
         let malformed = |why: String| {
@@ -147,6 +147,10 @@ impl DynamicPortWriter {
             .map_err(|e| malformed(e.to_string()))?;
         if !rest.is_empty() {
             return Err(malformed(format!("{} trailing bytes", rest.len())));
+        }
+        // One writer, one encoding: no padded varints.
+        if postcard::to_stdvec(&(fd, pipe)).ok().as_deref() != Some(bytes) {
+            return Err(malformed("a varint is not in its shortest form".to_owned()));
         }
         let fd = fd_from(fd.into()).ok_or_else(|| malformed(format!("fd {fd} is too large")))?;
         Ok(DynamicPortWriter::from_parts(fd, pipe))

@@ -358,7 +358,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 
 /// A config file that carries the writer (feature `serde`).
 #[cfg(feature = "serde")]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Config {
     /// The server's name, to show the writer is one field among others.
     pub name: String,
