@@ -156,3 +156,84 @@ fn a_child_that_reports_then_exits_still_gives_the_port() {
     support::greeting(port);
     wait_with_deadline(&mut child);
 }
+
+/// Every way a child can die before reporting, as a role of the child
+/// program (or `None`: a program that does not exist, or a SIGKILL).
+const DEATHS: [&str; 7] = [
+    "exit",
+    "exit-nonzero",
+    "panic",
+    "abort",
+    "segv",
+    "sigkill",
+    "exec-failure",
+];
+
+/// Spawns a child that dies in the way `death` names and awaits the port
+/// under whatever executor polls this future.
+async fn port_after_death(death: &str) -> Result<u16, dynamic_port::Error> {
+    let (writer, port) = DynamicPortWriter::create().unwrap();
+    let mut command = match death {
+        "exec-failure" => Command::new("/nonexistent/dynamic-port-child"),
+        "sigkill" => child("hang"),
+        role => child(role),
+    };
+    writer.pass_to(&mut command);
+    let spawned = command.spawn();
+    drop(writer);
+    let mut spawned = match spawned {
+        Ok(spawned) => Some(spawned),
+        Err(err) => {
+            assert_eq!(death, "exec-failure", "{err}");
+            None
+        }
+    };
+    if death == "sigkill" {
+        spawned.as_mut().unwrap().kill().unwrap();
+    }
+    let result = port.timeout(SAFETY).await;
+    if let Some(mut spawned) = spawned {
+        wait_with_deadline(&mut spawned);
+    }
+    result
+}
+
+#[test]
+fn every_death_fails_the_future_under_futures_block_on() {
+    for death in DEATHS {
+        let result = futures::executor::block_on(port_after_death(death));
+        assert_kind(result, ErrorKind::ClosedWithoutReport);
+    }
+}
+
+#[cfg(feature = "rt-tokio")]
+#[test]
+fn every_death_fails_the_future_under_a_tokio_parent() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for death in DEATHS {
+        assert_kind(
+            runtime.block_on(port_after_death(death)),
+            ErrorKind::ClosedWithoutReport,
+        );
+    }
+}
+
+#[cfg(feature = "rt-smol")]
+#[test]
+fn every_death_fails_the_future_under_a_smol_parent() {
+    for death in DEATHS {
+        assert_kind(
+            smol::block_on(port_after_death(death)),
+            ErrorKind::ClosedWithoutReport,
+        );
+    }
+}
+
+#[cfg(feature = "rt-async-std")]
+#[test]
+fn every_death_fails_the_future_under_an_async_std_parent() {
+    for death in DEATHS {
+        let result = async_std::task::block_on(port_after_death(death));
+        assert_kind(result, ErrorKind::ClosedWithoutReport);
+    }
+}

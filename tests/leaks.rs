@@ -78,3 +78,33 @@ fn a_resolved_future_has_closed_its_read_end_already() {
     );
     drop(port);
 }
+
+#[test]
+fn a_hung_child_times_out_and_every_fd_is_released() {
+    assert_no_fd_leak(10, || {
+        let (writer, port) = DynamicPortWriter::create().unwrap();
+        let mut command = child("hang");
+        writer.pass_to(&mut command);
+        let mut spawned = command.spawn().unwrap();
+        drop(writer);
+        let result = port.timeout(std::time::Duration::from_millis(20)).wait();
+        assert_eq!(result.unwrap_err().kind(), ErrorKind::TimedOut);
+        spawned.kill().unwrap();
+        spawned.wait().unwrap();
+    });
+}
+
+#[test]
+fn dropping_a_pending_future_releases_its_fd() {
+    assert_no_fd_leak(10, || {
+        let (writer, mut port) = DynamicPortWriter::create().unwrap();
+        let mut command = child("hang");
+        writer.pass_to(&mut command);
+        let mut spawned = command.spawn().unwrap();
+        drop(writer);
+        assert!(futures::FutureExt::now_or_never(&mut port).is_none());
+        drop(port);
+        spawned.kill().unwrap();
+        spawned.wait().unwrap();
+    });
+}

@@ -83,3 +83,19 @@ fn bash_child_that_ignores_sigpipe_sees_a_failed_echo_and_goes_on() {
     assert!(status.success());
     assert_eq!(out, "status 1\n");
 }
+
+#[test]
+fn a_killed_parent_makes_the_childs_report_return_abandoned() {
+    // The test spawns a parent, which spawns a child and then is SIGKILLed;
+    // the child, reparented, reports and must get an error and live on.
+    let mut parent = child("parent-then-killed");
+    parent.stdout(Stdio::piped());
+    let mut parent = parent.spawn().unwrap();
+    wait_for_marker(&mut parent, "CHILD");
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    // The grandchild shares the stdout pipe; read it to its end.
+    let out = stdout_of(&mut parent);
+    assert_eq!(marker(&out, "REPORT"), Some("Abandoned"), "{out}");
+    assert_eq!(marker(&out, "ALIVE"), Some("after the report"), "{out}");
+}

@@ -238,7 +238,11 @@ fn play(role: &str) {
         // Die before reporting, in every way.
         "exit" => std::process::exit(0),
         "exit-nonzero" => std::process::exit(3),
-        "panic" => panic!("the child panics before reporting"),
+        "panic" => {
+            // Quietly: this panic is the point, not a failure to report.
+            std::panic::set_hook(Box::new(|_| {}));
+            panic!("the child panics before reporting")
+        }
         "abort" => std::process::abort(),
         "segv" => {
             // Rust's own SIGSEGV handler (for stack overflows) would swallow a
@@ -330,6 +334,33 @@ fn play(role: &str) {
             let mut grandchild = command.spawn().unwrap();
             drop(writer);
             assert!(wait_with_deadline(&mut grandchild).success());
+        }
+        // A parent that spawns a "report-when-orphaned" child, says so, and
+        // waits to be killed.
+        "parent-then-killed" => {
+            let (writer, port) = DynamicPortWriter::create().unwrap();
+            let mut command = child("report-when-orphaned");
+            command
+                .stdout(Stdio::inherit())
+                .env("DP_TEST_PARENT", std::process::id().to_string());
+            writer.pass_to(&mut command);
+            let spawned = command.spawn().unwrap();
+            drop(writer);
+            say("CHILD", spawned.id());
+            std::thread::sleep(SAFETY * 2);
+            drop(port);
+        }
+        // Wait until our parent is gone (we are reparented), then report.
+        "report-when-orphaned" => {
+            let writer = given_writer();
+            let parent: u32 = std::env::var("DP_TEST_PARENT").unwrap().parse().unwrap();
+            let start = Instant::now();
+            while std::os::unix::process::parent_id() == parent && start.elapsed() < SAFETY {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let result = writer.where_to_listen();
+            say("REPORT", kind_name(&result));
+            say("ALIVE", "after the report");
         }
         other => play_with_features(other),
     }
