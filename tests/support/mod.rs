@@ -344,11 +344,13 @@ fn play(role: &str) {
                 .stdout(Stdio::inherit())
                 .env("DP_TEST_PARENT", std::process::id().to_string());
             writer.pass_to(&mut command);
-            let spawned = command.spawn().unwrap();
+            let mut spawned = command.spawn().unwrap();
             drop(writer);
             say("CHILD", spawned.id());
+            // The test kills us long before this ends.
             std::thread::sleep(SAFETY * 2);
             drop(port);
+            spawned.wait().unwrap();
         }
         // Wait until our parent is gone (we are reparented), then report.
         "report-when-orphaned" => {
