@@ -27,5 +27,9 @@ cargo test --all-features --locked
 step "examples"
 bash ci/examples.sh
 
+step "benchmarks build, and the comparison runs (a short smoke run)"
+cargo bench --no-run --locked
+cargo bench --bench compare --locked -- --quick
+
 echo
 echo "ci/check.sh: all checks passed"

@@ -25,14 +25,18 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
 
 /// Creates an anonymous pipe `(read end, write end)`, both close-on-exec.
 ///
-/// The write end is given a number of 3 or more, so that a child's stdio
-/// setup cannot overwrite it.
+/// The read end is nonblocking (only the parent reads it). The write end
+/// stays blocking, as a child expects of an inherited fd, and is given a
+/// number of 3 or more, so that a child's stdio setup cannot overwrite it.
 pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [-1 as RawFd; 2];
     // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
     check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
     // SAFETY: pipe2 succeeded, so both fds are open and owned by nobody else.
     let (read, mut write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: F_SETFL takes an int argument; a pipe's read end has no other
+    // status flags to keep.
+    check(unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) })?;
     if write.as_raw_fd() < FIRST_NON_STDIO_FD {
         // SAFETY: F_DUPFD_CLOEXEC on an open fd takes no pointers.
         let moved = check(unsafe {
@@ -131,8 +135,19 @@ pub(crate) fn adopt_inherited(fd: RawFd) -> OwnedFd {
 /// Writes all of `bytes` to the pipe's write end `fd`. A reader that has gone
 /// away is `Err(BrokenPipe)`, never a SIGPIPE, whatever the process's
 /// SIGPIPE disposition.
-pub(crate) fn write_all_without_sigpipe(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
-    let guard = SigpipeBlocked::new()?;
+pub(crate) fn write_all_without_sigpipe(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<()> {
+    // Rust programs ignore SIGPIPE unless told otherwise; then a plain write
+    // is enough. Otherwise, block it in this thread around the write.
+    let _guard = if sigpipe_ignored() {
+        None
+    } else {
+        Some(SigpipeBlocked::new()?)
+    };
+    write_all(fd, bytes)
+}
+
+/// Writes all of `bytes`, retrying on EINTR.
+fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
         // SAFETY: `bytes` is a valid slice for reads of its length.
         let written = unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
@@ -141,7 +156,6 @@ pub(crate) fn write_all_without_sigpipe(fd: BorrowedFd<'_>, mut bytes: &[u8]) ->
             if err.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
-            drop(guard);
             return Err(err);
         }
         bytes = &bytes[written as usize..];
@@ -201,6 +215,44 @@ impl Drop for SigpipeBlocked {
         }
         // SAFETY: restores the mask saved in `new`; valid pointer.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut()) };
+    }
+}
+
+/// Whether the process ignores SIGPIPE (as Rust's runtime arranges by default).
+fn sigpipe_ignored() -> bool {
+    let mut action = MaybeUninit::<libc::sigaction>::uninit();
+    // SAFETY: with a null new action, sigaction only fills `action`.
+    if unsafe { libc::sigaction(libc::SIGPIPE, std::ptr::null(), action.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: sigaction returned 0, so it filled `action`.
+    unsafe { action.assume_init() }.sa_sigaction == libc::SIG_IGN
+}
+
+/// Waits until `fd` is readable (or at its end, or in error), for at most
+/// `timeout` (`None`: no limit). Returns `false` if the time ran out. An
+/// interrupted wait returns `true`: the caller tries again.
+pub(crate) fn wait_readable(
+    fd: BorrowedFd<'_>,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<bool> {
+    let mut poll = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // Round up, so that a wait never ends before the deadline.
+    let millis = timeout.map_or(-1, |t| {
+        t.as_nanos()
+            .div_ceil(1_000_000)
+            .min(libc::c_int::MAX as u128) as libc::c_int
+    });
+    // SAFETY: one valid pollfd.
+    match unsafe { libc::poll(&mut poll, 1, millis) } {
+        -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => Ok(true),
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(false),
+        _ => Ok(true),
     }
 }
 

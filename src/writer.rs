@@ -142,7 +142,7 @@ impl DynamicPortWriter {
             sys::pipe().map_err(|e| Error::io("could not create the pipe", e))?;
         let inode = sys::inode(write_end.as_fd())
             .map_err(|e| Error::io("could not stat the new pipe", e))?;
-        let port = PortFuture::new(read_end)?;
+        let port = PortFuture::new(read_end);
         let fd = write_end.as_raw_fd();
         let end = Arc::new(WriteEnd {
             fd: write_end,

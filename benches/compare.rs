@@ -1,0 +1,516 @@
+//! dynamic-port against what people use today, in one run, as ratios.
+//!
+//! ```text
+//! cargo bench --bench compare               # the README's numbers (about a minute)
+//! cargo bench --bench compare -- --quick    # a smoke run, as CI does
+//! ```
+//!
+//! Every variant spawns the same tiny child: this very program, run with
+//! `--child MODE`. It binds `127.0.0.1:0`, makes its port known the
+//! variant's way, accepts one connection and exits. The variants run
+//! round-robin, one sample of each per round, so that a noisy moment hits
+//! them all; the table gives medians and ratios to the floor and to the
+//! stdout variant.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use camino::Utf8PathBuf;
+use dynamic_port::DynamicPortWriter;
+
+/// The system allocator, counting the bytes in use (for the scaling run).
+struct Counting;
+
+static HEAP: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator; only adds bookkeeping.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        HEAP.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        HEAP.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const SAFETY: Duration = Duration::from_secs(30);
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|arg| arg == "--child") {
+        return child(&args[at + 1..]);
+    }
+    let quick = args.iter().any(|arg| arg == "--quick");
+    let rounds = if quick { 5 } else { 100 };
+    println!(
+        "dynamic-port comparison: {rounds} rounds, medians; {}",
+        machine()
+    );
+    println!();
+    spawn_to_port(rounds);
+    println!();
+    handshake(if quick { 1 } else { 25 });
+    println!();
+    scaling(if quick {
+        &[1, 10, 100][..]
+    } else {
+        &[1, 10, 100, 1000][..]
+    });
+}
+
+// ---- the child ----
+
+/// The tiny child: bind, make the port known the `mode`'s way, accept one
+/// connection (except the floor, which exits at once), exit.
+fn child(args: &[String]) {
+    let mode = args[0].as_str();
+    let listener = match mode {
+        "dynamic-port" => {
+            let writer: DynamicPortWriter = args[2].parse().unwrap();
+            writer.where_to_listen().unwrap()
+        }
+        // Dies without reporting.
+        "dynamic-port-exit" => std::process::exit(0),
+        _ => TcpListener::bind("127.0.0.1:0").unwrap(),
+    };
+    let port = listener.local_addr().unwrap().port();
+    match mode {
+        "stdout" => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{port}").unwrap();
+            out.flush().unwrap();
+        }
+        "port-file" => port_file::write(camino::Utf8Path::new(&args[1]), port).unwrap(),
+        "floor" => return,
+        _ => {}
+    }
+    drop(listener.accept().unwrap());
+}
+
+fn child_command(mode: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.args(["--child", mode]).stdin(Stdio::null());
+    command
+}
+
+// ---- spawn to port known ----
+
+/// One sample: (spawn to port known, spawn to first successful connect).
+type Sample = (Duration, Option<Duration>);
+
+/// A variant: its name in the table, and the function that runs it once.
+type Variant<F> = (&'static str, F);
+
+fn connect(port: u16, start: Instant) -> Duration {
+    drop(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    start.elapsed()
+}
+
+fn reap(mut child: Child) {
+    let status = child.wait().unwrap();
+    assert!(status.success() || status.code() == Some(0), "{status}");
+}
+
+fn with_dynamic_port() -> Sample {
+    let start = Instant::now();
+    let (writer, port) = DynamicPortWriter::create().unwrap();
+    let mut command = child_command("dynamic-port");
+    writer.pass_to(&mut command);
+    let child = command.spawn().unwrap();
+    drop(writer);
+    let port = port.timeout(SAFETY).wait().unwrap();
+    let known = start.elapsed();
+    let connected = connect(port, start);
+    reap(child);
+    (known, Some(connected))
+}
+
+fn with_stdout_line() -> Sample {
+    let start = Instant::now();
+    let mut child = child_command("stdout")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim_end().parse().unwrap();
+    let known = start.elapsed();
+    let connected = connect(port, start);
+    reap(child);
+    (known, Some(connected))
+}
+
+/// The stdout line again, but spawned the way `pass_to` makes std spawn:
+/// through `fork` (any `pre_exec` hook turns `posix_spawn` off).
+fn with_stdout_line_forked() -> Sample {
+    use std::os::unix::process::CommandExt;
+    let start = Instant::now();
+    let mut command = child_command("stdout");
+    command.stdout(Stdio::piped());
+    // SAFETY: a hook that does nothing is async-signal-safe.
+    unsafe { command.pre_exec(|| Ok(())) };
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim_end().parse().unwrap();
+    let known = start.elapsed();
+    let connected = connect(port, start);
+    reap(child);
+    (known, Some(connected))
+}
+
+fn with_port_file() -> Sample {
+    let dir = std::env::temp_dir().join(format!("dynamic-port-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = Utf8PathBuf::from_path_buf(dir.join("child.port")).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let start = Instant::now();
+    let mut child = child_command("port-file")
+        .arg(path.as_str())
+        .spawn()
+        .unwrap();
+    let port: u16 = port_file::wait_for_blocking(
+        &path,
+        || child.try_wait(),
+        port_file::PollInterval(Duration::from_millis(25)),
+        port_file::Timeout(SAFETY),
+    )
+    .unwrap();
+    let known = start.elapsed();
+    let connected = connect(port, start);
+    reap(child);
+    std::fs::remove_file(&path).unwrap();
+    (known, Some(connected))
+}
+
+fn floor() -> Sample {
+    let start = Instant::now();
+    let child = child_command("floor").spawn().unwrap();
+    reap(child);
+    (start.elapsed(), None)
+}
+
+/// How long until a child that exits without reporting is noticed.
+fn dead_child_noticed() -> Sample {
+    let start = Instant::now();
+    let (writer, port) = DynamicPortWriter::create().unwrap();
+    let mut command = child_command("dynamic-port-exit");
+    writer.pass_to(&mut command);
+    let child = command.spawn().unwrap();
+    drop(writer);
+    assert!(port.timeout(SAFETY).wait().is_err());
+    let noticed = start.elapsed();
+    reap(child);
+    (noticed, None)
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn spawn_to_port(rounds: usize) {
+    let variants: [Variant<fn() -> Sample>; 6] = [
+        ("(d) floor: fork+exec, child binds and exits", floor),
+        ("(b) stdout line", with_stdout_line),
+        ("(a) dynamic-port", with_dynamic_port),
+        ("(c) port-file crate, 25 ms poll", with_port_file),
+        (
+            "dynamic-port, child exits without reporting",
+            dead_child_noticed,
+        ),
+        (
+            "(b) stdout line, spawned through fork (a no-op `pre_exec`)",
+            with_stdout_line_forked,
+        ),
+    ];
+    for (_, variant) in &variants {
+        variant(); // warm up: page cache, reactor thread
+    }
+    let mut known = vec![Vec::new(); variants.len()];
+    let mut connected = vec![Vec::new(); variants.len()];
+    for _ in 0..rounds {
+        for (i, (_, variant)) in variants.iter().enumerate() {
+            let (k, c) = variant();
+            known[i].push(k);
+            connected[i].extend(c);
+        }
+    }
+    let medians: Vec<Duration> = known.iter_mut().map(|s| median(s)).collect();
+    let (floor, stdout) = (medians[0], medians[1]);
+    println!("Spawn to port known (and to the first successful connect), median of {rounds}:");
+    println!();
+    println!("| variant | port known | connected | ÷ floor | ÷ stdout line |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for (i, (name, _)) in variants.iter().enumerate() {
+        let connected = if connected[i].is_empty() {
+            "—".to_owned()
+        } else {
+            micros(median(&mut connected[i]))
+        };
+        println!(
+            "| {name} | {} | {connected} | {:.2}× | {:.2}× |",
+            micros(medians[i]),
+            medians[i].as_secs_f64() / floor.as_secs_f64(),
+            medians[i].as_secs_f64() / stdout.as_secs_f64(),
+        );
+    }
+    println!();
+    println!(
+        "port-file ÷ dynamic-port: {:.1}×; dynamic-port ÷ stdout line spawned through fork: {:.2}×",
+        medians[3].as_secs_f64() / medians[2].as_secs_f64(),
+        medians[2].as_secs_f64() / medians[5].as_secs_f64()
+    );
+}
+
+// ---- the in-process handshake ----
+
+/// A thread that waits for work, as the reporting side of a handshake.
+enum Job {
+    Report(DynamicPortWriter),
+    Write(OwnedFd),
+}
+
+/// One handshake, given the channel to the reporting thread.
+type Handshake = fn(&mpsc::Sender<Job>);
+
+/// The design card's alternative: a shared watcher thread that reads each
+/// pipe and sends the port through a oneshot channel, which the parent awaits.
+type Watch = (OwnedFd, futures::channel::oneshot::Sender<u16>);
+
+fn raw_pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: a valid array of two ints.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 returned two fresh fds that nothing else owns.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// dynamic-port: create, report from the waiting thread, the future resolves.
+fn handshake_dynamic_port(jobs: &mpsc::Sender<Job>) {
+    let (writer, port) = DynamicPortWriter::create().unwrap();
+    jobs.send(Job::Report(writer)).unwrap();
+    assert_eq!(black_box(port.wait().unwrap()), 54321);
+}
+
+/// The floor: pipe2, the waiting thread writes the report, poll, read.
+fn handshake_libc(jobs: &mpsc::Sender<Job>) {
+    let (read_end, write_end) = raw_pipe();
+    jobs.send(Job::Write(write_end)).unwrap();
+    let mut poll = libc::pollfd {
+        fd: read_end.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    assert_eq!(unsafe { libc::poll(&mut poll, 1, -1) }, 1);
+    let mut buf = [0u8; 64];
+    let read = std::fs::File::from(read_end).read(&mut buf).unwrap();
+    assert_eq!(black_box(&buf[..read]), b"54321\n");
+}
+
+/// dynamic-port, the future awaited under an executor (the reactor path).
+fn handshake_awaited(jobs: &mpsc::Sender<Job>) {
+    let (writer, port) = DynamicPortWriter::create().unwrap();
+    jobs.send(Job::Report(writer)).unwrap();
+    assert_eq!(black_box(futures::executor::block_on(port).unwrap()), 54321);
+}
+
+thread_local! {
+    /// The oneshot variant's watcher: one thread running an executor on
+    /// which every pipe gets a task that reads it through `async-io`.
+    static WATCHER: smol::channel::Sender<Watch> = {
+        let (watches, queue) = smol::channel::unbounded::<Watch>();
+        std::thread::spawn(move || {
+            let executor = smol::LocalExecutor::new();
+            smol::block_on(executor.run(async {
+                while let Ok((read_end, sender)) = queue.recv().await {
+                    executor
+                        .spawn(async move {
+                            use smol::io::AsyncReadExt;
+                            let mut pipe = smol::Async::new(std::fs::File::from(read_end)).unwrap();
+                            let mut buf = [0u8; 64];
+                            let read = pipe.read(&mut buf).await.unwrap();
+                            let line = std::str::from_utf8(&buf[..read]).unwrap();
+                            let _ = sender.send(line.trim_end().parse().unwrap());
+                        })
+                        .detach();
+                }
+            }));
+        });
+        watches
+    };
+}
+
+/// The design card's shape: pipe2, the thread writes, a watcher task reads
+/// through `async-io` and sends the port through a oneshot, the parent
+/// awaits the oneshot.
+fn handshake_oneshot(jobs: &mpsc::Sender<Job>) {
+    let (read_end, write_end) = raw_pipe();
+    let (sender, receiver) = futures::channel::oneshot::channel();
+    WATCHER.with(|watcher| watcher.try_send((read_end, sender)).unwrap());
+    jobs.send(Job::Write(write_end)).unwrap();
+    assert_eq!(
+        black_box(futures::executor::block_on(receiver).unwrap()),
+        54321
+    );
+}
+
+fn handshake(samples: usize) {
+    const PER_SAMPLE: u32 = 2000;
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let reporter = std::thread::spawn(move || {
+        for job in queue {
+            match job {
+                Job::Report(writer) => writer.report(54321).unwrap(),
+                Job::Write(fd) => std::fs::File::from(fd).write_all(b"54321\n").unwrap(),
+            }
+        }
+    });
+    let variants: [Variant<Handshake>; 4] = [
+        (
+            "raw libc floor: pipe2, thread writes, poll, read",
+            handshake_libc,
+        ),
+        (
+            "dynamic-port: create, thread reports, `wait()`",
+            handshake_dynamic_port,
+        ),
+        (
+            "dynamic-port: the same, `.await`ed in `futures::executor::block_on`",
+            handshake_awaited,
+        ),
+        (
+            "the card's oneshot design: an async-io watcher task sends through a oneshot",
+            handshake_oneshot,
+        ),
+    ];
+    // One handshake of each variant in turn, timed one by one, so that
+    // every variant meets the same moments of the machine.
+    let mut times = vec![Vec::new(); variants.len()];
+    for _ in 0..samples * PER_SAMPLE as usize {
+        for (i, (_, variant)) in variants.iter().enumerate() {
+            let start = Instant::now();
+            variant(&jobs);
+            times[i].push(start.elapsed());
+        }
+    }
+    drop(jobs);
+    reporter.join().unwrap();
+    let medians: Vec<Duration> = times.iter_mut().map(|s| median(s)).collect();
+    println!(
+        "In-process handshake, median of {} handshakes each, interleaved:",
+        samples * PER_SAMPLE as usize
+    );
+    println!();
+    println!("| variant | per handshake | ÷ floor |");
+    println!("| --- | ---: | ---: |");
+    for (i, (name, _)) in variants.iter().enumerate() {
+        println!(
+            "| {name} | {:.2} µs | {:.2}× |",
+            medians[i].as_secs_f64() * 1e6,
+            medians[i].as_secs_f64() / medians[0].as_secs_f64()
+        );
+    }
+}
+
+// ---- scaling ----
+
+fn rss_bytes() -> i64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: i64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// Starts `n` children at once and resolves every port; returns the time,
+/// the heap and RSS growth while all `n` were pending, and the thread count.
+fn resolve_concurrently(n: usize) -> (Duration, isize, i64, usize) {
+    let (heap_before, rss_before) = (HEAP.load(Ordering::Relaxed), rss_bytes());
+    let start = Instant::now();
+    let mut pending = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (writer, port) = DynamicPortWriter::create().unwrap();
+        let mut command = child_command("dynamic-port");
+        writer.pass_to(&mut command);
+        let child = command.spawn().unwrap();
+        pending.push((child, port));
+    }
+    let heap = HEAP.load(Ordering::Relaxed) - heap_before;
+    let rss = rss_bytes() - rss_before;
+    let threads = threads();
+    let (children, ports): (Vec<Child>, Vec<_>) = pending.into_iter().unzip();
+    let ports = futures::executor::block_on(futures::future::join_all(
+        ports.into_iter().map(|port| port.timeout(SAFETY)),
+    ));
+    let elapsed = start.elapsed();
+    for port in &ports {
+        drop(TcpStream::connect(("127.0.0.1", *port.as_ref().unwrap())).unwrap());
+    }
+    children.into_iter().for_each(reap);
+    (elapsed, heap, rss, threads)
+}
+
+fn scaling(counts: &[usize]) {
+    resolve_concurrently(1); // warm up
+    println!(
+        "Scaling: N children started at once, every port resolved (futures::executor::join_all):"
+    );
+    println!();
+    println!("| N | time to resolve all | per child | parent heap per pending writer | parent RSS per pending writer | threads in the parent |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
+    for &n in counts {
+        let (elapsed, heap, rss, threads) = resolve_concurrently(n);
+        println!(
+            "| {n} | {:.1} ms | {} | {} B | {} B | {threads} |",
+            elapsed.as_secs_f64() * 1e3,
+            micros(elapsed / n as u32),
+            heap / n as isize,
+            rss / n as i64,
+        );
+    }
+    println!();
+    println!("(The heap and RSS columns include the `std::process::Child` of each child.)");
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("model name"))
+                .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpu}, {cores} cores")
+}
