@@ -140,32 +140,23 @@ fn with_dynamic_port() -> Sample {
 }
 
 fn with_stdout_line() -> Sample {
-    let start = Instant::now();
-    let mut child = child_command("stdout")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim_end().parse().unwrap();
-    let known = start.elapsed();
-    let connected = connect(port, start);
-    reap(child);
-    (known, Some(connected))
+    stdout_line(child_command("stdout"))
 }
 
 /// The stdout line again, but spawned the way `pass_to` makes std spawn:
 /// through `fork` (any `pre_exec` hook turns `posix_spawn` off).
 fn with_stdout_line_forked() -> Sample {
     use std::os::unix::process::CommandExt;
-    let start = Instant::now();
     let mut command = child_command("stdout");
-    command.stdout(Stdio::piped());
     // SAFETY: a hook that does nothing is async-signal-safe.
     unsafe { command.pre_exec(|| Ok(())) };
-    let mut child = command.spawn().unwrap();
+    stdout_line(command)
+}
+
+/// Spawns a "stdout" child with `command` and reads its port line.
+fn stdout_line(mut command: Command) -> Sample {
+    let start = Instant::now();
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)

@@ -9,11 +9,9 @@
 mod support;
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 
 use dynamic_port::DynamicPortWriter;
-use support::{child, open_fd_count, SAFETY};
-use tokio::io::AsyncBufReadExt;
+use support::open_fd_count;
 
 /// Threads of this process.
 fn thread_count() -> usize {
@@ -82,36 +80,7 @@ fn a_thousand_children_at_once_under_one_tokio_parent() {
     drop((few, many));
     assert_eq!(open_fd_count(), fds_before);
 
-    let ports = runtime.block_on(async {
-        let mut started = Vec::new();
-        for _ in 0..CHILDREN {
-            let (writer, port) = DynamicPortWriter::create().unwrap();
-            let mut command = tokio::process::Command::from(child("serve"));
-            writer.pass_to(command.as_std_mut());
-            let spawned = command.kill_on_drop(true).spawn().unwrap();
-            drop(writer);
-            started.push((spawned, port));
-        }
-        let mut tasks = tokio::task::JoinSet::new();
-        for (mut spawned, port) in started {
-            tasks.spawn(async move {
-                let port = port.timeout(SAFETY).await.unwrap();
-                let stream =
-                    tokio::net::TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port)))
-                        .await
-                        .unwrap();
-                let mut line = String::new();
-                tokio::io::BufReader::new(stream)
-                    .read_line(&mut line)
-                    .await
-                    .unwrap();
-                assert_eq!(line, format!("port {port}\n"));
-                assert!(spawned.wait().await.unwrap().success());
-                port
-            });
-        }
-        tasks.join_all().await
-    });
+    let ports = runtime.block_on(support::tokio_start_many("serve", CHILDREN));
     assert_eq!(ports.len(), CHILDREN);
     assert_eq!(
         ports.iter().collect::<HashSet<_>>().len(),

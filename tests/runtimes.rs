@@ -21,23 +21,7 @@ const CHILDREN: [&str; 5] = [
 
 /// A tokio parent: tokio's `Command` (through `as_std_mut`), `TcpStream`, `.await`.
 async fn tokio_parent(role: &str) {
-    use tokio::io::AsyncBufReadExt;
-    let (writer, port) = DynamicPortWriter::create().unwrap();
-    let mut command = tokio::process::Command::from(child(role));
-    writer.pass_to(command.as_std_mut());
-    let mut spawned = command.spawn().unwrap();
-    drop(writer);
-    let port = port.timeout(SAFETY).await.unwrap();
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let mut line = String::new();
-    tokio::io::BufReader::new(stream)
-        .read_line(&mut line)
-        .await
-        .unwrap();
-    assert_eq!(line, format!("port {port}\n"), "tokio parent, {role} child");
-    assert!(spawned.wait().await.unwrap().success());
+    support::tokio_child_round(role).await;
 }
 
 /// A smol parent: `smol::process::Command::from` a std command, smol's `TcpStream`.

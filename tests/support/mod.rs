@@ -165,6 +165,60 @@ pub fn assert_kind<T: std::fmt::Debug>(result: Result<T, Error>, kind: ErrorKind
     }
 }
 
+/// Under tokio: spawns a `role` child given a writer through tokio's
+/// `Command` (via `as_std_mut`), awaits its port, connects, checks that the
+/// child says that very port, and waits for it to exit. Returns the port.
+#[cfg(feature = "rt-tokio")]
+pub async fn tokio_child_round(role: &str) -> u16 {
+    let (spawned, port) = tokio_spawn(role);
+    tokio_check(spawned, port).await
+}
+
+/// Under tokio: spawns a `role` child given a new writer; drops the
+/// parent's writer; returns the child and the future of its port.
+#[cfg(feature = "rt-tokio")]
+pub fn tokio_spawn(role: &str) -> (tokio::process::Child, dynamic_port::PortFuture) {
+    let (writer, port) = DynamicPortWriter::create().unwrap();
+    let mut command = tokio::process::Command::from(child(role));
+    writer.pass_to(command.as_std_mut());
+    let spawned = command.kill_on_drop(true).spawn().unwrap();
+    drop(writer);
+    (spawned, port)
+}
+
+/// Under tokio: awaits the port, connects, checks that the child says that
+/// port, and waits for the child's success. Returns the port.
+#[cfg(feature = "rt-tokio")]
+pub async fn tokio_check(
+    mut spawned: tokio::process::Child,
+    port: dynamic_port::PortFuture,
+) -> u16 {
+    use tokio::io::AsyncBufReadExt;
+    let port = port.timeout(SAFETY).await.unwrap();
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut line = String::new();
+    tokio::io::BufReader::new(stream)
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    assert_eq!(line, format!("port {port}\n"));
+    assert!(spawned.wait().await.unwrap().success());
+    port
+}
+
+/// Under tokio: starts `count` `role` children at once, then checks every
+/// one; returns the ports.
+#[cfg(feature = "rt-tokio")]
+pub async fn tokio_start_many(role: &str, count: usize) -> Vec<u16> {
+    let started: Vec<_> = (0..count).map(|_| tokio_spawn(role)).collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (spawned, port) in started {
+        tasks.spawn(tokio_check(spawned, port));
+    }
+    tasks.join_all().await
+}
+
 // ---- the child's side ----
 
 /// The writer this child was given: after `--dynamic-port-writer`, or in the env var.
