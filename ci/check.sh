@@ -22,7 +22,8 @@ step "docs"
 cargo doc --no-deps --all-features --locked
 
 step "tests (the README's command)"
-cargo test --all-features --locked
+results=$(mktemp)
+cargo test --all-features --locked 2>&1 | tee "$results"
 
 step "examples"
 bash ci/examples.sh
@@ -33,3 +34,7 @@ cargo bench --bench compare --locked -- --quick
 
 echo
 echo "ci/check.sh: all checks passed"
+# The test count, summed over every test binary and the doctests.
+awk '/^test result:/ { passed += $4; failed += $6 }
+     END { printf "tests: %d passed, %d failed\n", passed, failed }' "$results"
+rm -f "$results"

@@ -111,3 +111,28 @@ fn from_env_is_none_when_unset_and_an_error_when_bad() {
     let huge = "9".repeat(100_000);
     assert_eq!(from_env_in_child(Some(huge.as_ref())), "MalformedWriter");
 }
+
+#[test]
+fn the_public_types_have_the_traits_the_contract_names() {
+    use std::fmt::{Debug, Display};
+    use std::future::Future;
+    use std::str::FromStr;
+
+    fn writer<T>()
+    where
+        T: Clone + Debug + Display + FromStr<Err = dynamic_port::Error> + PartialEq + Eq,
+        T: Send + Sync + 'static,
+    {
+    }
+    fn port_future<T>()
+    where
+        T: Future<Output = Result<u16, dynamic_port::Error>> + Send + Unpin + 'static,
+    {
+    }
+    fn error<T: std::error::Error + Send + Sync + 'static + Into<io::Error>>() {}
+
+    writer::<DynamicPortWriter>();
+    port_future::<dynamic_port::PortFuture>();
+    error::<dynamic_port::Error>();
+    assert_eq!(DynamicPortWriter::ENV_VAR, "DYNAMIC_PORT_WRITER");
+}
