@@ -51,10 +51,7 @@ fn pending(count: usize) -> Vec<(DynamicPortWriter, PortFuture)> {
     (0..count)
         .map(|_| {
             let (writer, mut port) = DynamicPortWriter::create().unwrap();
-            assert!(
-                futures_lite::future::block_on(futures_lite::future::poll_once(&mut port))
-                    .is_none()
-            );
+            assert!(futures::FutureExt::now_or_never(&mut port).is_none());
             (writer, port)
         })
         .collect()

@@ -84,18 +84,31 @@ fn bash_child_that_ignores_sigpipe_sees_a_failed_echo_and_goes_on() {
     assert_eq!(out, "status 1\n");
 }
 
-#[test]
-fn a_killed_parent_makes_the_childs_report_return_abandoned() {
-    // The test spawns a parent, which spawns a child and then is SIGKILLed;
-    // the child, reparented, reports and must get an error and live on.
-    let mut parent = child("parent-then-killed");
+/// Spawns a parent playing `role`, which spawns a child; kills the parent
+/// once the child runs; returns what the child printed afterwards.
+fn report_after_the_parent_is_killed(role: &str) -> String {
+    let mut parent = child(role);
     parent.stdout(Stdio::piped());
     let mut parent = parent.spawn().unwrap();
     wait_for_marker(&mut parent, "CHILD");
     parent.kill().unwrap();
     parent.wait().unwrap();
-    // The grandchild shares the stdout pipe; read it to its end.
-    let out = stdout_of(&mut parent);
+    // The orphaned child shares the stdout pipe; read it to its end.
+    stdout_of(&mut parent)
+}
+
+#[test]
+fn a_killed_parent_makes_the_childs_report_return_abandoned() {
+    let out = report_after_the_parent_is_killed("parent-then-killed");
     assert_eq!(marker(&out, "REPORT"), Some("Abandoned"), "{out}");
+    assert_eq!(marker(&out, "ALIVE"), Some("after the report"), "{out}");
+}
+
+#[test]
+fn a_killed_parent_makes_a_bash_childs_echo_fail_and_the_child_goes_on() {
+    // With `trap '' PIPE`; without it bash would die of SIGPIPE, as
+    // `bash_child_dies_of_sigpipe_when_nobody_reads` shows.
+    let out = report_after_the_parent_is_killed("parent-then-killed-bash");
+    assert_eq!(marker(&out, "REPORT"), Some("echo status 1"), "{out}");
     assert_eq!(marker(&out, "ALIVE"), Some("after the report"), "{out}");
 }

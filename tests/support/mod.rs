@@ -389,15 +389,29 @@ fn play(role: &str) {
             drop(writer);
             assert!(wait_with_deadline(&mut grandchild).success());
         }
-        // A parent that spawns a "report-when-orphaned" child, says so, and
+        // A parent that spawns a child that reports once the parent is gone
+        // (a Rust child, or a bash one that ignores SIGPIPE), says so, and
         // waits to be killed.
-        "parent-then-killed" => {
+        "parent-then-killed" | "parent-then-killed-bash" => {
             let (writer, port) = DynamicPortWriter::create().unwrap();
-            let mut command = child("report-when-orphaned");
+            let mut command = if role.ends_with("bash") {
+                let mut bash = Command::new("bash");
+                bash.args([
+                    "-c",
+                    r#"trap '' PIPE
+                    while kill -0 "$DP_TEST_PARENT" 2>/dev/null; do sleep 0.01; done
+                    echo 8080 >&"${DYNAMIC_PORT_WRITER%%:*}" 2>/dev/null
+                    echo "REPORT: echo status $?"
+                    echo "ALIVE: after the report""#,
+                ]);
+                bash
+            } else {
+                child("report-when-orphaned")
+            };
             command
                 .stdout(Stdio::inherit())
                 .env("DP_TEST_PARENT", std::process::id().to_string());
-            writer.pass_to(&mut command);
+            writer.pass_to_env(&mut command);
             let mut spawned = command.spawn().unwrap();
             drop(writer);
             say("CHILD", spawned.id());
