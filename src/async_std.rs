@@ -12,7 +12,7 @@
 //! dynamic-port = { version = "0.1", features = ["rt-async-std"] }
 //! ```
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use ::async_std::net::TcpListener;
 
@@ -36,7 +36,7 @@ use crate::{DynamicPortWriter, Error};
 /// Only if async-std's reactor cannot register the socket (async-std's
 /// `From<std::net::TcpListener>` panics then; it offers no fallible way).
 pub async fn where_to_listen(writer: DynamicPortWriter) -> Result<TcpListener, Error> {
-    where_to_listen_on(writer, IpAddr::V4(Ipv4Addr::LOCALHOST)).await
+    where_to_listen_on(writer, DynamicPortWriter::DEFAULT_IP).await
 }
 
 /// Binds `ip:0` and, once `listen()` has returned, reports the port; returns

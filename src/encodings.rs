@@ -111,10 +111,9 @@ impl DynamicPortWriter {
     /// # Ok::<(), dynamic_port::Error>(())
     /// ```
     pub fn to_postcard(&self) -> Vec<u8> {
-        let (fd, pipe) = self.parts();
-        // A writer's fd is never negative; see `Serialize`.
-        let fd = u32::try_from(fd).unwrap_or(u32::MAX);
-        postcard::to_stdvec(&(fd, pipe)).expect("postcard encodes a u32 and an Option<u64>")
+        // The binary form of `Serialize`; it fails only for a negative fd,
+        // which parsing and `create` never make.
+        postcard::to_stdvec(self).expect("a writer's fd is never negative")
     }
 
     /// Parses [`to_postcard`](Self::to_postcard)'s bytes. Like parsing text,

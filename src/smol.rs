@@ -23,7 +23,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use ::smol::net::TcpListener;
 use async_io::Async;
@@ -43,7 +43,7 @@ use crate::{DynamicPortWriter, Error};
 /// # drop(stream); Ok(()) }
 /// ```
 pub async fn where_to_listen(writer: DynamicPortWriter) -> Result<TcpListener, Error> {
-    where_to_listen_on(writer, IpAddr::V4(Ipv4Addr::LOCALHOST)).await
+    where_to_listen_on(writer, DynamicPortWriter::DEFAULT_IP).await
 }
 
 /// Binds `ip:0` and, once `listen()` has returned, reports the port; returns

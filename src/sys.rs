@@ -78,14 +78,9 @@ pub(crate) enum Probe {
 ///
 /// Async-signal-safe: only `fstat` and `fcntl(F_GETFL)`, no allocation.
 pub(crate) fn probe(fd: RawFd, expected: Option<u64>) -> Probe {
-    let mut stat = MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat writes a whole `stat` into the pointer on success; on
-    // failure (EBADF for a closed or negative fd) it writes nothing.
-    if unsafe { libc::fstat(fd, stat.as_mut_ptr()) } == -1 {
+    let Ok(stat) = fstat(fd) else {
         return Probe::NotOpen;
-    }
-    // SAFETY: fstat returned 0, so it initialised `stat`.
-    let stat = unsafe { stat.assume_init() };
+    };
     let file_type = match stat.st_mode & libc::S_IFMT {
         libc::S_IFIFO => None,
         libc::S_IFREG => Some("regular file"),
@@ -295,11 +290,18 @@ pub(crate) fn inherit_on_exec(
 
 /// The inode number of the open file `fd`.
 pub(crate) fn inode(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    fstat(fd.as_raw_fd()).map(|stat| inode_number(&stat))
+}
+
+/// `fstat(2)`. Async-signal-safe: no allocation, and on failure only
+/// `errno` is read (EBADF for a closed or negative fd).
+fn fstat(fd: RawFd) -> io::Result<libc::stat> {
     let mut stat = MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat writes a whole `stat` on success.
-    check(unsafe { libc::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) })?;
+    // SAFETY: fstat writes a whole `stat` into the pointer on success; on
+    // failure it writes nothing.
+    check(unsafe { libc::fstat(fd, stat.as_mut_ptr()) })?;
     // SAFETY: fstat returned 0, so it initialised `stat`.
-    Ok(inode_number(&unsafe { stat.assume_init() }))
+    Ok(unsafe { stat.assume_init() })
 }
 
 /// `st_ino` as a `u64`, whatever its width on this platform.

@@ -111,6 +111,11 @@ impl DynamicPortWriter {
     /// [`from_env`](Self::from_env) reads.
     pub const ENV_VAR: &'static str = "DYNAMIC_PORT_WRITER";
 
+    /// The address [`where_to_listen`](Self::where_to_listen) and every
+    /// runtime module's `where_to_listen` bind: `127.0.0.1`, deliberately
+    /// safer than the original's `0.0.0.0`.
+    pub const DEFAULT_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
     /// The long flag [`flag_args`](Self::flag_args) and [`pass_to`](Self::pass_to) add.
     pub const FLAG: &'static str = "--dynamic-port-writer";
 
@@ -351,7 +356,7 @@ impl DynamicPortWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn where_to_listen(self) -> Result<TcpListener, Error> {
-        self.where_to_listen_on(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        self.where_to_listen_on(Self::DEFAULT_IP)
     }
 
     /// Binds `ip:0` and, once `listen()` has returned, reports the port.

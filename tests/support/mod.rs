@@ -232,11 +232,16 @@ pub fn given_writer() -> DynamicPortWriter {
         .expect("a writer in the args or the env var")
 }
 
-/// Accepts one connection and sends `port N` on it.
+/// What a serving child sends: the port it bound, as `port N\n`.
+pub fn port_line(port: u16) -> String {
+    format!("port {port}\n")
+}
+
+/// Accepts one connection and sends [`port_line`] on it.
 pub fn serve_one(listener: std::net::TcpListener) {
     let port = listener.local_addr().unwrap().port();
     let (mut stream, _) = listener.accept().unwrap();
-    writeln!(stream, "port {port}").unwrap();
+    stream.write_all(port_line(port).as_bytes()).unwrap();
 }
 
 /// Prints a `KEY: value` line on stdout, for the parent to find.
@@ -487,7 +492,7 @@ fn play_with_features(role: &str) {
                     .unwrap();
                 let port = listener.local_addr().unwrap().port();
                 let (mut stream, _) = listener.accept().await.unwrap();
-                let line = format!("port {port}\n");
+                let line = port_line(port);
                 stream.write_all(line.as_bytes()).await.unwrap();
             });
         }
@@ -499,7 +504,7 @@ fn play_with_features(role: &str) {
                 .unwrap();
             let port = listener.local_addr().unwrap().port();
             let (mut stream, _) = listener.accept().await.unwrap();
-            let line = format!("port {port}\n");
+            let line = port_line(port);
             stream.write_all(line.as_bytes()).await.unwrap();
         }),
         #[cfg(feature = "rt-smol")]
@@ -510,7 +515,7 @@ fn play_with_features(role: &str) {
                 .unwrap();
             let port = listener.local_addr().unwrap().port();
             let (mut stream, _) = listener.accept().await.unwrap();
-            let line = format!("port {port}\n");
+            let line = port_line(port);
             stream.write_all(line.as_bytes()).await.unwrap();
         }),
         #[cfg(feature = "clap")]
