@@ -19,7 +19,7 @@
 //! let command = clap::Command::new("my-server").arg(dynamic_port::clap::arg());
 //! let matches = command.try_get_matches_from(["my-server", "--dynamic-port-writer", "7"])?;
 //! let writer = matches.get_one::<DynamicPortWriter>("dynamic-port-writer").unwrap();
-//! assert_eq!(writer.fd(), 7);
+//! assert_eq!(writer.fd(), Some(7));
 //! # Ok::<(), clap::Error>(())
 //! ```
 

@@ -1,9 +1,11 @@
 //! serde and postcard for [`DynamicPortWriter`] (features `serde`, `postcard`).
 //!
 //! Human-readable formats (JSON, TOML, YAML...) carry the writer as its text,
-//! `"7:pipe:123456"`, and also accept a bare fd number, `7` (the original's
-//! sexp was an int atom). Binary formats carry the pair `(fd: u32, pipe:
-//! Option<u64>)`: in postcard, varints of at most 16 bytes in all.
+//! `"7:pipe:123456"`, and also accept a bare fd number, `7`. Binary formats
+//! carry the pair `(fd: u32, endpoint)`, where the endpoint is one of `Bare`,
+//! `Pipe(inode)` or `Fifo(dev, inode, path)` (a named writer, whose fd is 0).
+//! In postcard a pipe writer is a few varints, at most 16 bytes in all: the
+//! endpoint's tag is the same byte an `Option<u64>` would have.
 
 use std::fmt;
 
@@ -11,11 +13,49 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::{self, WriterText};
 use crate::DynamicPortWriter;
 
-/// A writer's fd must fit in a `RawFd` (`i32`); it is non-negative.
-fn fd_from(value: u64) -> Option<i32> {
-    i32::try_from(value).ok()
+/// The binary form's second element.
+#[derive(Serialize, Deserialize, PartialEq, Eq)]
+enum Endpoint {
+    /// A bare fd number: a pipe of unknown inode.
+    Bare,
+    /// A pipe's inode.
+    Pipe(u64),
+    /// A named FIFO: device, inode, path.
+    Fifo(u64, u64, String),
+}
+
+/// The whole binary form.
+type Binary = (u32, Endpoint);
+
+/// A writer in its binary form. Parsing and `create` only ever make
+/// non-negative fds, so the conversion never fails for them.
+fn to_binary(writer: &DynamicPortWriter) -> Result<Binary, String> {
+    Ok(match writer.text() {
+        WriterText::Pipe { fd, inode } => {
+            let fd = u32::try_from(fd).map_err(|_| format!("negative fd {fd}"))?;
+            (fd, inode.map_or(Endpoint::Bare, Endpoint::Pipe))
+        }
+        WriterText::Fifo { dev, inode, path } => {
+            let path = path
+                .to_str()
+                .ok_or("the FIFO's path is not UTF-8")?
+                .to_owned();
+            (0, Endpoint::Fifo(dev, inode, path))
+        }
+    })
+}
+
+/// A writer from its binary form, checked as its text would be.
+fn from_binary((fd, endpoint): Binary) -> Result<DynamicPortWriter, crate::Error> {
+    let text = match endpoint {
+        Endpoint::Bare => fd.to_string(),
+        Endpoint::Pipe(inode) => format!("{fd}:pipe:{inode}"),
+        Endpoint::Fifo(dev, inode, path) => format!("fifo:{dev}:{inode}:{path}"),
+    };
+    text.parse()
 }
 
 impl Serialize for DynamicPortWriter {
@@ -23,10 +63,9 @@ impl Serialize for DynamicPortWriter {
         if serializer.is_human_readable() {
             serializer.collect_str(self)
         } else {
-            let (fd, pipe) = self.parts();
-            // Parsing and `create` only ever make non-negative fds.
-            let fd = u32::try_from(fd).map_err(serde::ser::Error::custom)?;
-            (fd, pipe).serialize(serializer)
+            to_binary(self)
+                .map_err(serde::ser::Error::custom)?
+                .serialize(serializer)
         }
     }
 }
@@ -41,7 +80,7 @@ impl<'de> Deserialize<'de> for DynamicPortWriter {
     }
 }
 
-/// Accepts the text form, a bare fd number, or the `(fd, pipe)` pair.
+/// Accepts the text form, a bare fd number, or the binary pair.
 struct WriterVisitor;
 
 impl<'de> Visitor<'de> for WriterVisitor {
@@ -56,13 +95,8 @@ impl<'de> Visitor<'de> for WriterVisitor {
     }
 
     fn visit_u64<E: de::Error>(self, fd: u64) -> Result<Self::Value, E> {
-        let fd = fd_from(fd).ok_or_else(|| {
-            E::invalid_value(
-                de::Unexpected::Unsigned(fd),
-                &"an fd number up to 2147483647",
-            )
-        })?;
-        Ok(DynamicPortWriter::from_parts(fd, None))
+        // The text parser bounds the fd.
+        fd.to_string().parse().map_err(E::custom)
     }
 
     fn visit_i64<E: de::Error>(self, fd: i64) -> Result<Self::Value, E> {
@@ -79,27 +113,26 @@ impl<'de> Visitor<'de> for WriterVisitor {
         let fd: u32 = seq
             .next_element()?
             .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-        let pipe: Option<u64> = seq
+        let endpoint: Endpoint = seq
             .next_element()?
             .ok_or_else(|| de::Error::invalid_length(1, &self))?;
-        let fd = fd_from(fd.into()).ok_or_else(|| {
-            de::Error::invalid_value(
-                de::Unexpected::Unsigned(fd.into()),
-                &"an fd number up to 2147483647",
-            )
-        })?;
-        Ok(DynamicPortWriter::from_parts(fd, pipe))
+        from_binary((fd, endpoint)).map_err(de::Error::custom)
     }
 }
 
 #[cfg(feature = "postcard")]
 impl DynamicPortWriter {
-    /// The most bytes [`to_postcard`](Self::to_postcard) produces: a `u32`
-    /// varint (5), the option tag (1) and a `u64` varint (10).
+    /// The most bytes [`to_postcard`](Self::to_postcard) produces for a pipe
+    /// writer: a `u32` varint (5), the endpoint's tag (1) and a `u64` varint (10).
     pub const MAX_POSTCARD_LEN: usize = 16;
 
-    /// The compact binary form (the original's `bin_io`): postcard bytes,
-    /// at most 16, typically 5 to 7.
+    /// The most bytes [`to_postcard`](Self::to_postcard) produces for a
+    /// named writer: its fd (1), tag (1), two `u64` varints (20), and the
+    /// path with its length (2 + 4095).
+    pub const MAX_NAMED_POSTCARD_LEN: usize = 2 + 20 + 2 + protocol::MAX_FIFO_PATH_LEN;
+
+    /// The compact binary form: postcard bytes, at most 16 for a pipe
+    /// writer (typically 5 to 7); a named writer's carries its path.
     ///
     /// ```
     /// use dynamic_port::DynamicPortWriter;
@@ -111,9 +144,9 @@ impl DynamicPortWriter {
     /// # Ok::<(), dynamic_port::Error>(())
     /// ```
     pub fn to_postcard(&self) -> Vec<u8> {
-        // The binary form of `Serialize`; it fails only for a negative fd,
-        // which parsing and `create` never make.
-        postcard::to_stdvec(self).expect("a writer's fd is never negative")
+        // It fails only for a negative fd or a non-UTF-8 path, which parsing
+        // and `create*` never make.
+        postcard::to_stdvec(self).expect("a writer made here always encodes")
     }
 
     /// Parses [`to_postcard`](Self::to_postcard)'s bytes. Like parsing text,
@@ -122,36 +155,36 @@ impl DynamicPortWriter {
     /// # Errors
     ///
     /// [`ErrorKind::MalformedWriter`](crate::ErrorKind::MalformedWriter) for
-    /// anything but exactly one encoded writer: empty, truncated, over 16
-    /// bytes, oversized or padded varints, trailing bytes, or an fd over `i32::MAX`.
+    /// anything but exactly one encoded writer: empty, truncated, oversized,
+    /// padded varints, trailing bytes, an fd over `i32::MAX`, or a path the
+    /// text form would refuse.
     pub fn from_postcard(bytes: &[u8]) -> Result<DynamicPortWriter, crate::Error> {
         use crate::error::{Error, ErrorKind};
         let malformed = |why: String| {
             Error::new(
                 ErrorKind::MalformedWriter,
                 format!(
-                    "{} bytes are not a dynamic port writer in postcard ({why}): expected \
+                    "{} bytes are not a dynamic port writer in postcard ({why}); expected \
                      what DynamicPortWriter::to_postcard returns",
                     bytes.len()
                 ),
             )
         };
-        if bytes.len() > Self::MAX_POSTCARD_LEN {
-            return Err(malformed(format!(
-                "more than {} bytes",
-                Self::MAX_POSTCARD_LEN
-            )));
+        if bytes.len() > Self::MAX_NAMED_POSTCARD_LEN {
+            return Err(malformed("too many bytes".to_owned()));
         }
-        let ((fd, pipe), rest) = postcard::take_from_bytes::<(u32, Option<u64>)>(bytes)
-            .map_err(|e| malformed(e.to_string()))?;
+        let (binary, rest) =
+            postcard::take_from_bytes::<Binary>(bytes).map_err(|e| malformed(e.to_string()))?;
         if !rest.is_empty() {
             return Err(malformed(format!("{} trailing bytes", rest.len())));
         }
         // One writer, one encoding: no padded varints.
-        if postcard::to_stdvec(&(fd, pipe)).ok().as_deref() != Some(bytes) {
-            return Err(malformed("a varint is not in its shortest form".to_owned()));
+        if postcard::to_stdvec(&binary).ok().as_deref() != Some(bytes) {
+            return Err(malformed("not in its shortest form".to_owned()));
         }
-        let fd = fd_from(fd.into()).ok_or_else(|| malformed(format!("fd {fd} is too large")))?;
-        Ok(DynamicPortWriter::from_parts(fd, pipe))
+        if matches!(binary, (fd, Endpoint::Fifo(..)) if fd != 0) {
+            return Err(malformed("a named writer has fd 0".to_owned()));
+        }
+        from_binary(binary).map_err(|e| malformed(e.to_string()))
     }
 }

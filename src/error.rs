@@ -2,6 +2,10 @@
 
 use std::fmt;
 use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+
+use crate::sys::{self, Exit};
 
 /// What went wrong, in a form a program can match on.
 ///
@@ -11,8 +15,14 @@ use std::io;
 #[non_exhaustive]
 pub enum ErrorKind {
     /// Parent side: every copy of the write end closed before a port arrived.
-    /// The child exited, crashed, was killed, failed to exec, or closed the fd.
+    /// The child exited, crashed, was killed, failed to exec, or closed the fd;
+    /// for a [watched](crate::PortFuture::watch) child still running after
+    /// the end of stream, it closed the fd itself.
     ClosedWithoutReport,
+    /// Parent side: the [watched](crate::PortFuture::watch) child exited or
+    /// was killed before reporting. The message gives its exit code or
+    /// signal; [`Error::exit_status`] the status.
+    ChildExited,
     /// Parent side: the child sent something that is not a port line
     /// (garbage, port 0, a number over 65535, a sign, or more than 64 bytes).
     /// Child side: [`report`](crate::DynamicPortWriter::report) was asked to
@@ -37,8 +47,10 @@ pub enum ErrorKind {
 /// The error of every fallible operation in this crate.
 ///
 /// Its message says what happened and what to do about it; [`Error::kind`]
-/// tells the cases apart. It converts into [`std::io::Error`], so `?` works in
-/// functions that return `io::Result`.
+/// tells the cases apart. The OS error behind an [`ErrorKind::Io`] error is
+/// its [`source`](std::error::Error::source), kept out of the message, as
+/// error reporters such as anyhow expect. It converts into
+/// [`std::io::Error`], so `?` works in functions that return `io::Result`.
 ///
 /// ```
 /// use dynamic_port::{DynamicPortWriter, ErrorKind};
@@ -54,6 +66,8 @@ pub struct Error {
     message: String,
     /// The OS error behind it, if any.
     source: Option<io::Error>,
+    /// For [`ErrorKind::ChildExited`]: the child's status, if known.
+    exit_status: Option<ExitStatus>,
 }
 
 impl Error {
@@ -63,6 +77,7 @@ impl Error {
             kind,
             message: message.into(),
             source: None,
+            exit_status: None,
         }
     }
 
@@ -72,22 +87,75 @@ impl Error {
             kind: ErrorKind::Io,
             message: context.into(),
             source: Some(source),
+            exit_status: None,
         }
+    }
+
+    /// The pipe reached end of stream without a report.
+    pub(crate) fn closed_without_report() -> Self {
+        Error::new(
+            ErrorKind::ClosedWithoutReport,
+            "the child closed the pipe without reporting a port: it exited, crashed or \
+             failed to start (check its status and stderr)",
+        )
+    }
+
+    /// A watched child closed the pipe without a report and is still running.
+    pub(crate) fn closed_while_running() -> Self {
+        Error::new(
+            ErrorKind::ClosedWithoutReport,
+            "the child closed the pipe without reporting a port and is still running; \
+             does it close inherited fds?",
+        )
+    }
+
+    /// The watched child `pid` exited without reporting.
+    pub(crate) fn child_exited(pid: u32, exit: Exit) -> Self {
+        let how = match exit {
+            Exit::Code(code) => format!("exited with exit code {code}"),
+            Exit::Signal {
+                signal,
+                core_dumped,
+            } => {
+                let name = sys::signal_name(signal).map_or(String::new(), |n| format!(" ({n})"));
+                let core = if core_dumped { ", core dumped" } else { "" };
+                format!("was killed by signal {signal}{name}{core}")
+            }
+            Exit::Collected => "exited (its status was already collected by a wait)".to_owned(),
+        };
+        let mut err = Error::new(
+            ErrorKind::ChildExited,
+            format!("the child (pid {pid}) {how} before reporting a port; check its stderr"),
+        );
+        err.exit_status = exit.wait_status().map(ExitStatus::from_raw);
+        err
     }
 
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
+
+    /// For [`ErrorKind::ChildExited`]: how the child ended, when known.
+    ///
+    /// ```
+    /// use std::process::Command;
+    ///
+    /// let (mut child, port) = dynamic_port::spawn(Command::new("false").arg("--"))?;
+    /// let err = port.wait().unwrap_err();
+    /// assert_eq!(err.exit_status().and_then(|s| s.code()), Some(1));
+    /// # child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.exit_status
+    }
 }
 
 impl fmt::Display for Error {
+    /// The message alone; an [`ErrorKind::Io`] error's cause is its `source()`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
-        }
-        Ok(())
+        f.write_str(&self.message)
     }
 }
 
@@ -97,6 +165,9 @@ impl fmt::Debug for Error {
         d.field("kind", &self.kind).field("message", &self.message);
         if let Some(source) = &self.source {
             d.field("source", source);
+        }
+        if let Some(status) = &self.exit_status {
+            d.field("exit_status", status);
         }
         d.finish()
     }
@@ -111,7 +182,7 @@ impl std::error::Error for Error {
 impl From<Error> for io::Error {
     fn from(err: Error) -> io::Error {
         let kind = match err.kind {
-            ErrorKind::ClosedWithoutReport => io::ErrorKind::UnexpectedEof,
+            ErrorKind::ClosedWithoutReport | ErrorKind::ChildExited => io::ErrorKind::UnexpectedEof,
             ErrorKind::MalformedReport => io::ErrorKind::InvalidData,
             ErrorKind::TimedOut => io::ErrorKind::TimedOut,
             ErrorKind::MalformedWriter => io::ErrorKind::InvalidInput,

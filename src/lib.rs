@@ -109,16 +109,22 @@ mod encodings;
 mod error;
 mod port_future;
 pub mod protocol;
+mod reactor;
+mod registry;
 #[cfg(feature = "rt-smol")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rt-smol")))]
 pub mod smol;
+mod spawn;
 #[allow(unsafe_code)]
 mod sys;
 #[cfg(feature = "rt-tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rt-tokio")))]
 pub mod tokio;
+mod transport;
+mod watch;
 mod writer;
 
 pub use crate::error::{Error, ErrorKind};
 pub use crate::port_future::PortFuture;
+pub use crate::spawn::{spawn, SpawnOptions};
 pub use crate::writer::DynamicPortWriter;

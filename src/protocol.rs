@@ -6,11 +6,14 @@
 //!
 //! | form | example | meaning |
 //! | --- | --- | --- |
-//! | `FD:pipe:INODE` | `7:pipe:123456` | fd 7, which must be the write end of the pipe with inode 123456 (what `Display` prints) |
-//! | `FD` | `7` | the original `Dynamic_port_writer` form: fd 7, which must be a pipe's write end |
+//! | `FD:pipe:INODE` | `7:pipe:123456` | fd 7, which must be the write end of the pipe with inode 123456 (what `Display` prints for an inherited pipe) |
+//! | `FD` | `7` | the bare fd number of Jane Street's `Dynamic_port_writer`: fd 7, which must be a pipe's write end |
+//! | `fifo:DEV:INODE:PATH` | `fifo:23:4711:/dev/shm/dynamic-port-1a2b/port` | a named writer: the FIFO at `PATH`, which must be the file with that device and inode number |
 //!
-//! Both numbers are plain ASCII decimal: no sign, no spaces, no other characters.
-//! A shell child gets the fd number with `${WRITER%%:*}`.
+//! The numbers are plain ASCII decimal: no sign, no spaces, no other
+//! characters. A `PATH` is absolute, comes last (so it may hold `:`), and
+//! has no control characters. A shell child gets the fd number with
+//! `${WRITER%%:*}`, and a FIFO's path with `${WRITER#fifo:*:*:}`.
 //!
 //! # The report line
 //!
@@ -28,8 +31,14 @@
 //! ```
 //! use dynamic_port::protocol::{encode_report, parse_report, parse_writer};
 //!
-//! assert_eq!(parse_writer("7:pipe:123456").unwrap(), (7, Some(123456)));
-//! assert_eq!(parse_writer("7").unwrap(), (7, None));
+//! use dynamic_port::protocol::WriterText;
+//!
+//! assert_eq!(parse_writer("7:pipe:123456").unwrap(), WriterText::Pipe { fd: 7, inode: Some(123456) });
+//! assert_eq!(parse_writer("7").unwrap(), WriterText::Pipe { fd: 7, inode: None });
+//! assert_eq!(
+//!     parse_writer("fifo:23:4711:/run/user/1000/dynamic-port-x/port").unwrap(),
+//!     WriterText::Fifo { dev: 23, inode: 4711, path: "/run/user/1000/dynamic-port-x/port".into() },
+//! );
 //! assert_eq!(encode_report(54321).unwrap(), "54321\n");
 //! assert_eq!(parse_report(b"54321 \n", false).unwrap(), Some(54321));
 //! assert_eq!(parse_report(b"543", false).unwrap(), None); // wait for more
@@ -37,46 +46,91 @@
 //! ```
 
 use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind};
 
 /// The most bytes the parent reads while waiting for a report line.
 pub const MAX_REPORT_LEN: usize = 64;
 
-/// The longest writer text accepted: `FD:pipe:INODE` with a 10-digit fd and a
-/// 20-digit inode is 36 bytes.
-const MAX_WRITER_LEN: usize = 64;
+/// The longest pipe writer text accepted: `FD:pipe:INODE` with a 10-digit
+/// fd and a 20-digit inode is 36 bytes.
+const MAX_PIPE_WRITER_LEN: usize = 64;
+
+/// The longest FIFO path accepted, in bytes (Linux's `PATH_MAX` less its NUL).
+pub const MAX_FIFO_PATH_LEN: usize = 4095;
 
 /// The word between the fd and the inode in the writer text.
 const PIPE_TAG: &str = "pipe";
 
-/// Prints the writer text: `FD:pipe:INODE`, or the bare `FD` when the pipe is unknown.
-pub fn format_writer(fd: RawFd, pipe: Option<u64>) -> String {
-    match pipe {
-        Some(inode) => format!("{fd}:{PIPE_TAG}:{inode}"),
-        None => fd.to_string(),
+/// What starts a named writer's text.
+const FIFO_PREFIX: &str = "fifo:";
+
+/// A writer text, parsed: where a child reports.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WriterText {
+    /// An inherited pipe's write end (`FD:pipe:INODE`, or the bare `FD`).
+    Pipe {
+        /// The fd number, the same in parent and child.
+        fd: RawFd,
+        /// The pipe's inode; `None` for the bare form.
+        inode: Option<u64>,
+    },
+    /// A named writer: a FIFO the child opens by path (`fifo:DEV:INODE:PATH`).
+    Fifo {
+        /// The device number of the file system that holds the FIFO.
+        dev: u64,
+        /// The FIFO's inode number.
+        inode: u64,
+        /// Where the FIFO is: an absolute path.
+        path: PathBuf,
+    },
+}
+
+/// Prints the writer text of the [module docs](self).
+///
+/// A FIFO path that is not UTF-8 is printed lossily (and then does not parse
+/// back to the same path); the paths [`create_named`](crate::DynamicPortWriter::create_named)
+/// makes always are UTF-8.
+pub fn format_writer(writer: &WriterText) -> String {
+    match writer {
+        WriterText::Pipe {
+            fd,
+            inode: Some(inode),
+        } => format!("{fd}:{PIPE_TAG}:{inode}"),
+        WriterText::Pipe { fd, inode: None } => fd.to_string(),
+        WriterText::Fifo { dev, inode, path } => {
+            format!("{FIFO_PREFIX}{dev}:{inode}:{}", path.display())
+        }
     }
 }
 
-/// Parses the writer text into the fd number and, if given, the pipe's inode.
+/// The error for text that is not a writer, quoting (the start of) it.
+fn malformed_writer(text: &str, why: &str) -> Error {
+    Error::new(
+        ErrorKind::MalformedWriter,
+        format!(
+            "{} is not a dynamic port writer ({why}); expected what DynamicPortWriter prints, \
+             such as `7:pipe:123456`",
+            quote(text.as_bytes())
+        ),
+    )
+}
+
+/// Parses the writer text.
 ///
-/// Accepts exactly the two forms in the [module docs](self); anything else is
+/// Accepts exactly the forms in the [module docs](self); anything else is
 /// an [`ErrorKind::MalformedWriter`] error that quotes (the start of) the text.
-pub fn parse_writer(text: &str) -> Result<(RawFd, Option<u64>), Error> {
-    let malformed = |why: &str| {
-        Error::new(
-            ErrorKind::MalformedWriter,
-            format!(
-                "{} is not a dynamic port writer ({why}): expected an fd number such as `7` \
-                 or the `7:pipe:123456` form that DynamicPortWriter prints",
-                quote(text.as_bytes())
-            ),
-        )
-    };
+pub fn parse_writer(text: &str) -> Result<WriterText, Error> {
+    let malformed = |why: &str| malformed_writer(text, why);
     if text.is_empty() {
         return Err(malformed("it is empty"));
     }
-    if text.len() > MAX_WRITER_LEN {
+    if let Some(rest) = text.strip_prefix(FIFO_PREFIX) {
+        return parse_fifo_writer(text, rest);
+    }
+    if text.len() > MAX_PIPE_WRITER_LEN {
         return Err(malformed("it is too long"));
     }
     let mut parts = text.split(':');
@@ -85,16 +139,46 @@ pub fn parse_writer(text: &str) -> Result<(RawFd, Option<u64>), Error> {
         .and_then(|fd| RawFd::try_from(fd).ok())
         .ok_or_else(|| malformed("the fd must be a decimal number from 0 to 2147483647"))?;
     match (parts.next(), parts.next(), parts.next()) {
-        (None, _, _) => Ok((fd, None)),
+        (None, _, _) => Ok(WriterText::Pipe { fd, inode: None }),
         (Some(PIPE_TAG), Some(inode), None) => {
             let inode = parse_decimal(inode)
                 .ok_or_else(|| malformed("the pipe's inode must be a decimal number"))?;
-            Ok((fd, Some(inode)))
+            Ok(WriterText::Pipe {
+                fd,
+                inode: Some(inode),
+            })
         }
         _ => Err(malformed(
             "after the fd, only `:pipe:` and an inode may follow",
         )),
     }
+}
+
+/// Parses `DEV:INODE:PATH`, the `rest` of a named writer's `text`.
+fn parse_fifo_writer(text: &str, rest: &str) -> Result<WriterText, Error> {
+    let malformed = |why: &str| malformed_writer(text, why);
+    let mut parts = rest.splitn(3, ':');
+    let (Some(dev), Some(inode), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(malformed("a named writer is `fifo:DEV:INODE:PATH`"));
+    };
+    let dev = parse_decimal(dev)
+        .ok_or_else(|| malformed("the FIFO's device must be a decimal number"))?;
+    let inode = parse_decimal(inode)
+        .ok_or_else(|| malformed("the FIFO's inode must be a decimal number"))?;
+    if path.len() > MAX_FIFO_PATH_LEN {
+        return Err(malformed("the path is too long"));
+    }
+    if !Path::new(path).is_absolute() {
+        return Err(malformed("the FIFO's path must be absolute"));
+    }
+    if path.chars().any(char::is_control) {
+        return Err(malformed("the path holds a control character"));
+    }
+    Ok(WriterText::Fifo {
+        dev,
+        inode,
+        path: PathBuf::from(path),
+    })
 }
 
 /// Encodes the report line for `port`: the decimal number and `\n`.
@@ -122,12 +206,7 @@ pub fn encode_report(port: u16) -> Result<String, Error> {
 /// accepted.
 pub fn parse_report(bytes: &[u8], end_of_stream: bool) -> Result<Option<u16>, Error> {
     if bytes.is_empty() && end_of_stream {
-        return Err(Error::new(
-            ErrorKind::ClosedWithoutReport,
-            "the child closed the pipe without reporting a port: it exited, crashed, was \
-             killed or failed to start before it listened (check its exit status and \
-             stderr); if the child is still running, it closed the fd itself",
-        ));
+        return Err(Error::closed_without_report());
     }
     let malformed = |why: &str| {
         Error::new(
@@ -201,8 +280,17 @@ mod tests {
 
     #[test]
     fn writer_text_round_trips_both_forms() {
-        for (fd, pipe) in [(7, Some(123456)), (3, None), (i32::MAX, Some(u64::MAX))] {
-            assert_eq!(parse_writer(&format_writer(fd, pipe)).unwrap(), (fd, pipe));
+        for (fd, inode) in [(7, Some(123456)), (3, None), (i32::MAX, Some(u64::MAX))] {
+            let writer = WriterText::Pipe { fd, inode };
+            assert_eq!(parse_writer(&format_writer(&writer)).unwrap(), writer);
+        }
+        for path in ["/dev/shm/dynamic-port-1/port", "/a:b/c:d", "/"] {
+            let writer = WriterText::Fifo {
+                dev: u64::MAX,
+                inode: 1,
+                path: path.into(),
+            };
+            assert_eq!(parse_writer(&format_writer(&writer)).unwrap(), writer);
         }
     }
 
@@ -232,11 +320,31 @@ mod tests {
             ":pipe:1",
             "٣",
             ten_megabytes.as_str(),
+            "fifo:",
+            "fifo:1:2",
+            "fifo:1:2:",
+            "fifo:1:2:relative/port",
+            "fifo:x:2:/p",
+            "fifo:1:-2:/p",
+            "fifo:1:2:/p\nq",
+            "fifo:1:2:/p\0",
+            "fifo::2:/p",
+            "FIFO:1:2:/p",
         ] {
             let err = parse_writer(bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::MalformedWriter, "{bad:?}");
             assert!(err.to_string().len() < 400, "message too long for {bad:?}");
         }
+        let long_path = format!("fifo:1:2:/{}", "p".repeat(MAX_FIFO_PATH_LEN));
+        assert_eq!(
+            parse_writer(&long_path).unwrap_err().kind(),
+            ErrorKind::MalformedWriter
+        );
+        let huge = format!("fifo:1:2:/{}", "p".repeat(10 << 20));
+        assert_eq!(
+            parse_writer(&huge).unwrap_err().kind(),
+            ErrorKind::MalformedWriter
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The child's side for tokio: [`where_to_listen`] gives a `tokio::net::TcpListener`.
+//! tokio: [`spawn`] a child and learn its port, and, in the child,
+//! [`where_to_listen`] gives a `tokio::net::TcpListener`.
 //!
 //! ## Feature flag
 //!
@@ -6,9 +7,24 @@
 //! dynamic-port = { version = "0.1", features = ["rt-tokio"] }
 //! ```
 //!
-//! The parent needs no feature: [`PortFuture`](crate::PortFuture) can be
-//! awaited in a tokio task as it is, and `tokio::process::Command` takes the
-//! writer through `as_std_mut()`:
+//! In the parent, [`spawn`] takes a `tokio::process::Command`. A
+//! [`PortFuture`] can be awaited in a tokio task as it is.
+//!
+//! A failed or timed-out future does not stop the child: set
+//! `kill_on_drop(true)` on the command, so that dropping the `Child` does.
+//!
+//! ```no_run
+//! # async fn parent() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//!
+//! let mut command = tokio::process::Command::new("my-server");
+//! command.kill_on_drop(true); // the child goes when `child` is dropped
+//! let (child, port) = dynamic_port::tokio::spawn(&mut command)?;
+//! let port: u16 = port.timeout(Duration::from_secs(30)).await?;
+//! # drop(child); Ok(()) }
+//! ```
+//!
+//! The five steps behind it, for a command built another way:
 //!
 //! ```no_run
 //! # async fn parent() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,17 +33,75 @@
 //! let (writer, port) = DynamicPortWriter::create()?;
 //! let mut command = tokio::process::Command::new("my-server");
 //! writer.pass_to(command.as_std_mut());
-//! let _child = command.spawn()?;
+//! let mut child = command.kill_on_drop(true).spawn()?;
 //! drop(writer);
-//! let port: u16 = port.await?;
+//! let port: u16 = dynamic_port::tokio::watch(port, &child).await?;
 //! # Ok(()) }
 //! ```
 
 use std::net::IpAddr;
 
 use ::tokio::net::TcpListener;
+use ::tokio::process::{Child, Command};
 
-use crate::{DynamicPortWriter, Error};
+use crate::spawn::{spawn_error, watched};
+use crate::{DynamicPortWriter, Error, PortFuture, SpawnOptions};
+
+/// Spawns a tokio `command` with a new writer passed as the flag, and
+/// returns the child and the future of its port, watching the child: the
+/// same as [`dynamic_port::spawn`](crate::spawn), for tokio.
+///
+/// A failed or timed-out future does not stop the child; set
+/// `kill_on_drop(true)` on the command, so that dropping the `Child` does.
+///
+/// # Errors
+///
+/// As [`dynamic_port::spawn`](crate::spawn); also [`ErrorKind::Io`] if it
+/// is not called inside a tokio runtime.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut command = tokio::process::Command::new("bash");
+/// command.args(["-c", r#"echo 8080 >&"${2%%:*}""#, "child"]).kill_on_drop(true);
+/// let (mut child, port) = dynamic_port::tokio::spawn(&mut command)?;
+/// assert_eq!(port.await?, 8080);
+/// child.wait().await?;
+/// # Ok(()) }
+/// ```
+pub fn spawn(command: &mut Command) -> Result<(Child, PortFuture), Error> {
+    spawn_with(command, SpawnOptions::new())
+}
+
+/// [`spawn`] with [`SpawnOptions`]: the env var instead of the flag, or a
+/// named writer.
+pub fn spawn_with(
+    command: &mut Command,
+    options: SpawnOptions,
+) -> Result<(Child, PortFuture), Error> {
+    if let Err(err) = ::tokio::runtime::Handle::try_current() {
+        return Err(Error::io(
+            "dynamic_port::tokio::spawn must be called inside a tokio runtime; \
+             elsewhere, use dynamic_port::spawn",
+            std::io::Error::other(err),
+        ));
+    }
+    let (writer, port) = options.prepare(command.as_std_mut())?;
+    let spawned = command.spawn();
+    drop(writer);
+    let child = spawned.map_err(|e| spawn_error(command.as_std(), e))?;
+    let port = watch(port, &child);
+    Ok((child, port))
+}
+
+/// [`PortFuture::watch`] for a tokio child: the future also fails once
+/// `child` exits without reporting. It never reaps the child.
+pub fn watch(port: PortFuture, child: &Child) -> PortFuture {
+    // tokio forgets the id once it has reaped the child: it is gone.
+    watched(port, child.id())
+}
 
 /// Binds `127.0.0.1:0` and, once `listen()` has returned, reports the port;
 /// returns tokio's listener. See [`DynamicPortWriter::where_to_listen`].

@@ -1,89 +1,75 @@
-//! [`DynamicPortWriter`]: the pipe's write end, its text form, how it is handed
-//! to a child, and how the child reports through it.
+//! [`DynamicPortWriter`]: where a child reports, its text form, how it is
+//! handed to a child, and how the child reports through it. Thin over the
+//! [transports](crate::transport).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
+use std::path::Path;
 use std::process::Command;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use crate::error::{Error, ErrorKind};
 use crate::port_future::PortFuture;
-use crate::protocol;
-use crate::sys::{self, Probe};
+use crate::protocol::{self, WriterText};
+use crate::transport::fifo::FifoWriter;
+use crate::transport::pipe::PipeWriter;
 
-/// The write end held by the process that created the pipe, shared by all
-/// clones of its writer and closed when the last one drops.
-struct WriteEnd {
-    /// The fd itself (close-on-exec; number 3 or more).
-    fd: OwnedFd,
-    /// The pipe's inode, which the text form names.
-    inode: u64,
-    /// Set by the first `report` through any clone.
-    reported: AtomicBool,
-}
-
-/// The pipes this process created whose write end is still open, by fd
-/// number, so that a writer parsed here shares the creator's fd instead of
-/// closing it.
-static CREATED: Mutex<BTreeMap<RawFd, Weak<WriteEnd>>> = Mutex::new(BTreeMap::new());
-
-/// The inherited fds this process has reported through (and closed), so
-/// that reporting again through another copy is a clear error.
-static CLAIMED: Mutex<BTreeSet<RawFd>> = Mutex::new(BTreeSet::new());
-
-/// Locks one of the registries; they hold plain data, so poison is harmless.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Drop for WriteEnd {
-    fn drop(&mut self) {
-        let mut created = lock(&CREATED);
-        let fd = self.fd.as_raw_fd();
-        if created
-            .get(&fd)
-            .is_some_and(|entry| std::ptr::eq(entry.as_ptr(), self))
-        {
-            created.remove(&fd);
-        }
-    }
-}
-
-/// The end of a pipe through which a child reports the port it listens on.
+/// Where a child reports the port it listens on: an inherited pipe's write
+/// end, or a named FIFO.
 ///
 /// The parent [creates](DynamicPortWriter::create) it together with a
 /// [`PortFuture`], hands it to a child (as a flag with
 /// [`pass_to`](DynamicPortWriter::pass_to), as an env var with
 /// [`pass_to_env`](DynamicPortWriter::pass_to_env), or in any other form
-/// with [`inherit`](DynamicPortWriter::inherit)), and drops its own copy.
+/// with [`inherit`](DynamicPortWriter::inherit)), and drops its own copy;
+/// [`spawn`](crate::spawn) does all of that in one call.
 /// The child parses it back (from text with [`FromStr`], or with
 /// [`from_env`](DynamicPortWriter::from_env), clap, serde or postcard) and
 /// calls [`where_to_listen`](DynamicPortWriter::where_to_listen), or one of
 /// the runtime modules' versions, or [`report`](DynamicPortWriter::report).
 ///
+/// # Two kinds
+///
+/// | made by | travels through | text | spawn |
+/// | --- | --- | --- | --- |
+/// | [`create`](Self::create) | an anonymous pipe the child inherits | `7:pipe:123456` | `fork` (a `pre_exec` hook hands over the fd) |
+/// | [`create_named`](Self::create_named) | a FIFO in a private directory, opened by path | `fifo:23:4711:/dev/shm/dynamic-port-…/port` | `posix_spawn`: cheap however large the parent |
+///
+/// Only an inherited pipe lets the parent see the child die by end of
+/// stream alone; a named writer needs [`PortFuture::watch`] (which
+/// [`spawn`](crate::spawn) sets up) for that.
+///
 /// # Text form
 ///
 /// `Display` prints the fd number and the pipe's inode, `7:pipe:123456`, so
 /// that a child can tell the pipe it inherited from an unrelated fd that
-/// happens to have the same number. `FromStr` accepts that and the original
-/// `Dynamic_port_writer`'s bare fd number, `7`. See [`protocol`](crate::protocol).
+/// happens to have the same number. `FromStr` accepts that, the bare fd
+/// number `7` of Jane Street's `Dynamic_port_writer`, and a named writer's
+/// `fifo:DEV:INODE:PATH`. See [`protocol`](crate::protocol).
 ///
-/// Parsing does one piece of I/O: if the fd is open here and is the pipe
-/// named, it is marked close-on-exec again, so the child's own children do
-/// not inherit it. An fd that is absent or is another pipe is not a parse
-/// error; reporting through such a writer is.
+/// Parsing a pipe writer does one piece of I/O: if the fd is open here and is
+/// the pipe named, it is marked close-on-exec again, so the child's own
+/// children do not inherit it. An fd that is absent or is another pipe is not
+/// a parse error; reporting through such a writer is.
+///
+/// # Which fds a writer touches
+///
+/// A writer writes through and closes only an fd it can show was handed to
+/// this process for it: one that was *not* close-on-exec when this process
+/// first parsed a writer naming it (std and this crate open every fd
+/// close-on-exec, so such an fd was inherited), or the write end this
+/// process created itself. A parsed writer that names any other fd, such as
+/// a `std::io::pipe()` of this process, refuses to report
+/// ([`ErrorKind::NotInherited`]) and leaves the fd alone.
 ///
 /// # Clones and equality
 ///
 /// In the creating process, clones share the write end, which closes when the
 /// last one drops; a writer parsed there from this one's text shares it too.
-/// Two writers are equal when they name the same fd and pipe.
+/// Two writers are equal when they name the same fd and pipe (or the same FIFO).
 ///
 /// ```
 /// use dynamic_port::DynamicPortWriter;
@@ -97,13 +83,17 @@ impl Drop for WriteEnd {
 /// ```
 #[derive(Clone)]
 pub struct DynamicPortWriter {
-    /// The fd number of the write end, the same in parent and child.
-    fd: RawFd,
-    /// The pipe's inode, when known (always, except for a bare fd number
-    /// parsed where that fd is not a pipe's write end).
-    pipe: Option<u64>,
-    /// In the creating process: the shared write end.
-    created: Option<Arc<WriteEnd>>,
+    /// Where the report goes.
+    to: Transport,
+}
+
+/// The transport a writer reports through.
+#[derive(Clone)]
+enum Transport {
+    /// An inherited pipe.
+    Pipe(PipeWriter),
+    /// A named FIFO.
+    Fifo(FifoWriter),
 }
 
 impl DynamicPortWriter {
@@ -112,8 +102,8 @@ impl DynamicPortWriter {
     pub const ENV_VAR: &'static str = "DYNAMIC_PORT_WRITER";
 
     /// The address [`where_to_listen`](Self::where_to_listen) and every
-    /// runtime module's `where_to_listen` bind: `127.0.0.1`, deliberately
-    /// safer than the original's `0.0.0.0`.
+    /// runtime module's `where_to_listen` bind: `127.0.0.1`, so that a server
+    /// is not exposed to the network by accident.
     pub const DEFAULT_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
     /// The long flag [`flag_args`](Self::flag_args) and [`pass_to`](Self::pass_to) add.
@@ -143,35 +133,105 @@ impl DynamicPortWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create() -> Result<(DynamicPortWriter, PortFuture), Error> {
-        let (read_end, write_end) =
-            sys::pipe().map_err(|e| Error::io("could not create the pipe", e))?;
-        let inode = sys::inode(write_end.as_fd())
-            .map_err(|e| Error::io("could not stat the new pipe", e))?;
-        let port = PortFuture::new(read_end);
-        let fd = write_end.as_raw_fd();
-        let end = Arc::new(WriteEnd {
-            fd: write_end,
-            inode,
-            reported: AtomicBool::new(false),
-        });
-        lock(&CREATED).insert(fd, Arc::downgrade(&end));
-        let writer = DynamicPortWriter {
-            fd,
-            pipe: Some(inode),
-            created: Some(end),
-        };
-        Ok((writer, port))
+        let (writer, receiver) = PipeWriter::create()?;
+        Ok((
+            Self::from(Transport::Pipe(writer)),
+            PortFuture::new(receiver),
+        ))
     }
 
-    /// The fd number of the write end, as the child sees it.
+    /// Creates a named writer: a FIFO the child opens by its path, instead
+    /// of a pipe it inherits.
+    ///
+    /// The FIFO (mode 0600) sits in a fresh private directory (mode 0700)
+    /// made in `$XDG_RUNTIME_DIR` if set, else `/dev/shm` if present, else
+    /// [`std::env::temp_dir`]; only this user can open it. The directory is
+    /// removed when the [`PortFuture`] resolves or is dropped, so nothing is
+    /// left on disk. A child that reports after that gets
+    /// [`ErrorKind::Abandoned`] at once; one that finds another file at the
+    /// path gets [`ErrorKind::NotInherited`] and writes nothing.
+    ///
+    /// # Why
+    ///
+    /// Nothing is inherited, so [`pass_to`](Self::pass_to) adds no
+    /// `pre_exec` hook, and std spawns the child with `posix_spawn` instead
+    /// of `fork`: the spawn costs the same however much memory the parent
+    /// has mapped (see the README's "Performance"). Every way of passing
+    /// the writer and every child API work unchanged.
+    ///
+    /// # What it cannot see
+    ///
+    /// The parent holds the FIFO open for writing too (so a pending read
+    /// never sees end of stream), and the child inherits nothing: the future
+    /// cannot see the child die by itself. Watch the child with
+    /// [`PortFuture::watch`], or spawn it with [`spawn`](crate::spawn)
+    /// and [`SpawnOptions::named`](crate::SpawnOptions::named), which do.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] if the directory or the FIFO cannot be made.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use dynamic_port::DynamicPortWriter;
+    ///
+    /// let (writer, port) = DynamicPortWriter::create_named()?;
+    /// let mut command = Command::new("python3");
+    /// command.args(["-c", "import os, sys
+    /// path = sys.argv[2].split(':', 3)[3]
+    /// fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    /// os.write(fd, b'8080\\n')"]);
+    /// writer.pass_to(&mut command); // --dynamic-port-writer fifo:23:4711:/dev/shm/.../port
+    /// let mut child = command.spawn()?;
+    /// let port = port.watch(&mut child);
+    /// assert_eq!(port.wait()?, 8080);
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_named() -> Result<(DynamicPortWriter, PortFuture), Error> {
+        let (writer, receiver) = FifoWriter::create()?;
+        Ok((
+            Self::from(Transport::Fifo(writer)),
+            PortFuture::new(receiver),
+        ))
+    }
+
+    /// The fd number of the write end, as the child sees it; `None` for a
+    /// named writer, which has no fd until the child opens it.
     ///
     /// ```
     /// # let (writer, _port) = dynamic_port::DynamicPortWriter::create()?;
-    /// assert!(writer.to_string().starts_with(&format!("{}:", writer.fd())));
+    /// let fd = writer.fd().unwrap();
+    /// assert!(writer.to_string().starts_with(&format!("{fd}:")));
     /// # Ok::<(), dynamic_port::Error>(())
     /// ```
-    pub fn fd(&self) -> RawFd {
-        self.fd
+    pub fn fd(&self) -> Option<RawFd> {
+        match &self.to {
+            Transport::Pipe(pipe) => Some(pipe.fd),
+            Transport::Fifo(_) => None,
+        }
+    }
+
+    /// The FIFO's path for a named writer; `None` for a pipe.
+    ///
+    /// ```
+    /// # let (writer, _port) = dynamic_port::DynamicPortWriter::create_named()?;
+    /// let path = writer.path().unwrap();
+    /// assert!(writer.to_string().ends_with(path.to_str().unwrap()));
+    /// # Ok::<(), dynamic_port::Error>(())
+    /// ```
+    pub fn path(&self) -> Option<&Path> {
+        match &self.to {
+            Transport::Pipe(_) => None,
+            Transport::Fifo(fifo) => Some(&fifo.path),
+        }
+    }
+
+    /// Whether this is a named writer (from [`create_named`](Self::create_named)).
+    pub fn is_named(&self) -> bool {
+        matches!(self.to, Transport::Fifo(_))
     }
 
     /// The command-line arguments that carry this writer:
@@ -189,14 +249,16 @@ impl DynamicPortWriter {
     /// Works for `tokio::process::Command` through `as_std_mut()`, and for
     /// `async_process::Command` by building it `From` a `std` command.
     ///
-    /// Afterwards, spawn the child and drop the parent's writer, so that
-    /// the [`PortFuture`] fails at once if the child dies without reporting.
+    /// Afterwards, spawn the child, drop the parent's writer and
+    /// [`watch`](PortFuture::watch) the child, so that the [`PortFuture`]
+    /// fails at once if the child dies without reporting; [`spawn`](crate::spawn)
+    /// does all of it in one call.
     ///
     /// # Spawning after the writer is dropped
     ///
-    /// If every clone of the writer was dropped before the spawn, the spawn
-    /// fails with `EBADF` ("Bad file descriptor") rather than hand the child
-    /// whatever fd then has that number.
+    /// If every clone of a pipe writer was dropped before the spawn, the
+    /// spawn fails with `EBADF` ("Bad file descriptor") rather than hand the
+    /// child whatever fd then has that number.
     ///
     /// ```
     /// use std::process::Command;
@@ -208,7 +270,7 @@ impl DynamicPortWriter {
     /// writer.pass_to(&mut command); // adds: --dynamic-port-writer 7:pipe:123456
     /// let mut child = command.spawn()?;
     /// drop(writer);
-    /// assert_eq!(port.wait()?, 9999);
+    /// assert_eq!(port.watch(&mut child).wait()?, 9999);
     /// # child.wait()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -224,15 +286,11 @@ impl DynamicPortWriter {
     /// The parent's fd stays close-on-exec throughout: children spawned at
     /// the same time by other threads do not inherit it. See
     /// [`pass_to`](Self::pass_to) for what happens if the writer is dropped
-    /// before the spawn.
+    /// before the spawn. For a named writer there is nothing to inherit, and
+    /// this does nothing.
     pub fn inherit<'c>(&self, command: &'c mut Command) -> &'c mut Command {
-        match &self.created {
-            Some(end) => {
-                let end = Arc::downgrade(end);
-                sys::inherit_on_exec(command, self.fd, self.pipe, move || end.strong_count() > 0);
-            }
-            // A writer this process inherited, passed on to a grandchild.
-            None => sys::inherit_on_exec(command, self.fd, self.pipe, || true),
+        if let Transport::Pipe(pipe) = &self.to {
+            pipe.inherit(command);
         }
         command
     }
@@ -269,8 +327,7 @@ impl DynamicPortWriter {
             Error::new(
                 ErrorKind::MalformedWriter,
                 format!(
-                    "the env var {} is set to {:?}, which is not UTF-8 and so not a \
-                     dynamic port writer",
+                    "the env var {} is {:?}, which is not UTF-8 and so not a writer",
                     Self::ENV_VAR,
                     value
                 ),
@@ -279,20 +336,21 @@ impl DynamicPortWriter {
         text.parse().map(Some)
     }
 
-    /// Reports `port` to the parent through the pipe, then closes this
-    /// process's copy of the fd (in a child).
+    /// Reports `port` to the parent, then closes this process's copy of the
+    /// fd (in a child).
     ///
     /// Use it for a server bound by other means, or one that should report
-    /// only once it is ready. Before writing, it checks that the fd is open,
-    /// is a pipe's write end and is the pipe the writer names; if not it
-    /// writes nothing. A report is a few bytes into an empty pipe, so it
-    /// never blocks.
+    /// only once it is ready. Before writing, it checks that the fd is the
+    /// pipe the writer names and was inherited (or, for a named writer, that
+    /// the path is the FIFO named and this user's); if not it writes
+    /// nothing. A report is a few bytes into an empty pipe, so it never blocks.
     ///
     /// # Errors
     ///
-    /// - [`ErrorKind::NotInherited`]: the fd is not the named pipe's write end here;
+    /// - [`ErrorKind::NotInherited`]: the fd is not the named pipe's write
+    ///   end, or was not inherited; or the path is not the FIFO named;
     /// - [`ErrorKind::AlreadyReported`]: a copy of this writer already reported;
-    /// - [`ErrorKind::Abandoned`]: nobody reads the pipe any more (the parent
+    /// - [`ErrorKind::Abandoned`]: nobody reads any more (the parent
     ///   dropped its [`PortFuture`] or exited); never a SIGPIPE;
     /// - [`ErrorKind::MalformedReport`]: `port` is 0.
     ///
@@ -309,39 +367,23 @@ impl DynamicPortWriter {
     /// ```
     pub fn report(self, port: u16) -> Result<(), Error> {
         let line = protocol::encode_report(port)?;
-        match &self.created {
-            Some(end) => {
-                if end.reported.swap(true, Ordering::AcqRel) {
-                    return Err(self.already_reported());
-                }
-                self.write_line(end.fd.as_fd(), &line)
-            }
-            None => {
-                let mut claimed = lock(&CLAIMED);
-                if claimed.contains(&self.fd) {
-                    return Err(self.already_reported());
-                }
-                match sys::probe(self.fd, self.pipe) {
-                    Probe::WriteEnd { .. } => {}
-                    found => return Err(self.not_inherited(found)),
-                }
-                let fd = sys::adopt_inherited(self.fd);
-                claimed.insert(self.fd);
-                drop(claimed);
-                self.write_line(fd.as_fd(), &line)
-                // `fd` closes here: the child holds no copy once it reported.
-            }
+        match &self.to {
+            Transport::Pipe(pipe) => pipe.send(line.as_bytes()),
+            Transport::Fifo(fifo) => fifo.send(line.as_bytes()),
         }
     }
 
     /// Binds `127.0.0.1:0`, and once `listen()` has returned, reports the port.
     ///
-    /// The original bound `0.0.0.0`; loopback is the safer default. Use
-    /// [`where_to_listen_on`](Self::where_to_listen_on) for another address.
+    /// Loopback is the default so that a server is not exposed by accident;
+    /// use [`where_to_listen_on`](Self::where_to_listen_on) for another address.
     ///
     /// # Errors
     ///
-    /// As for [`report`](Self::report), plus [`ErrorKind::Io`] if binding fails.
+    /// As for [`report`](Self::report), plus [`ErrorKind::Io`] if binding
+    /// fails. When the report fails, the listener is closed: a server that
+    /// should keep serving even when nobody waits for its port binds by
+    /// itself and calls [`report`](Self::report).
     ///
     /// ```no_run
     /// use std::io::Write;
@@ -361,7 +403,8 @@ impl DynamicPortWriter {
 
     /// Binds `ip:0` and, once `listen()` has returned, reports the port.
     ///
-    /// `0.0.0.0` is the original's choice; `::1` and `::` work too.
+    /// `0.0.0.0` listens on every IPv4 interface; `::1` and `::` work too.
+    /// On failure the listener is closed, as for [`where_to_listen`](Self::where_to_listen).
     ///
     /// ```
     /// use std::net::{IpAddr, Ipv6Addr};
@@ -397,126 +440,72 @@ impl DynamicPortWriter {
         Ok(listener)
     }
 
-    /// Writes the report line, mapping a gone reader to [`ErrorKind::Abandoned`].
-    fn write_line(&self, fd: std::os::fd::BorrowedFd<'_>, line: &str) -> Result<(), Error> {
-        sys::write_all_without_sigpipe(fd, line.as_bytes()).map_err(|e| {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                Error::new(
-                    ErrorKind::Abandoned,
-                    format!(
-                        "nobody is waiting for the port any more (fd {}): the parent dropped \
-                         its PortFuture or exited; keep serving or shut down, as suits this program",
-                        self.fd
-                    ),
-                )
-            } else {
-                Error::io(format!("could not write the port to fd {}", self.fd), e)
-            }
-        })
-    }
-
-    /// The error for a second report.
-    fn already_reported(&self) -> Error {
-        Error::new(
-            ErrorKind::AlreadyReported,
-            format!(
-                "the writer {self} has already reported a port: a writer reports once (its fd \
-                 is closed after the report)"
-            ),
-        )
-    }
-
-    /// The error for an fd that is not the named pipe's write end.
-    fn not_inherited(&self, found: Probe) -> Error {
-        let fd = self.fd;
-        let what = match found {
-            Probe::NotOpen => format!("fd {fd} is not open in this process"),
-            Probe::NotAPipe { file_type } => format!("fd {fd} is a {file_type}, not a pipe"),
-            Probe::ReadEnd => format!("fd {fd} is the read end of a pipe, not the write end"),
-            Probe::OtherPipe { inode } => format!("fd {fd} is another pipe (inode {inode})"),
-            Probe::WriteEnd { .. } => format!("fd {fd} is the pipe"),
-        };
-        Error::new(
-            ErrorKind::NotInherited,
-            format!(
-                "{what}, so the writer {self} cannot report and wrote nothing: was the writer \
-                 passed with pass_to, inherit or pass_to_env, which make the child inherit it? \
-                 (text from an earlier run or another process is stale)"
-            ),
-        )
+    /// The parsed text form.
+    pub(crate) fn text(&self) -> WriterText {
+        match &self.to {
+            Transport::Pipe(pipe) => pipe.text(),
+            Transport::Fifo(fifo) => fifo.text(),
+        }
     }
 
     /// Makes a writer from parsed text, doing the one piece of I/O parsing does.
-    pub(crate) fn from_parts(fd: RawFd, pipe: Option<u64>) -> DynamicPortWriter {
-        // In the process that created the pipe: share its write end, so that
-        // reporting through the parsed copy never closes the creator's fd.
-        let created = lock(&CREATED).get(&fd).and_then(Weak::upgrade);
-        // (The lock is released before `created` may drop: `WriteEnd::drop` takes it.)
-        if let Some(end) = created {
-            if pipe.is_none_or(|inode| inode == end.inode) {
-                return DynamicPortWriter {
-                    fd,
-                    pipe: Some(end.inode),
-                    created: Some(end),
-                };
+    pub(crate) fn from_text(text: WriterText) -> DynamicPortWriter {
+        Self::from(match text {
+            WriterText::Pipe { fd, inode } => Transport::Pipe(PipeWriter::from_parts(fd, inode)),
+            WriterText::Fifo { dev, inode, path } => {
+                Transport::Fifo(FifoWriter { dev, inode, path })
             }
-        }
-        // Anywhere else, typically in the child: if the fd is the pipe named,
-        // mark it close-on-exec, so the child's own children do not inherit it.
-        let pipe = match sys::probe(fd, pipe) {
-            Probe::WriteEnd { inode } => {
-                // Ignored on failure: the fd stays usable, and reporting checks it again.
-                let _ = sys::set_cloexec(fd);
-                Some(inode)
-            }
-            _ => pipe,
-        };
-        DynamicPortWriter {
-            fd,
-            pipe,
-            created: None,
-        }
+        })
     }
 }
 
-impl DynamicPortWriter {
-    /// The fd number and the pipe's inode (if known), for the encodings.
-    #[cfg(feature = "serde")]
-    pub(crate) fn parts(&self) -> (RawFd, Option<u64>) {
-        (self.fd, self.pipe)
+impl From<Transport> for DynamicPortWriter {
+    fn from(to: Transport) -> Self {
+        DynamicPortWriter { to }
     }
 }
 
 impl fmt::Display for DynamicPortWriter {
-    /// `FD:pipe:INODE`, or the bare `FD` when the pipe is unknown.
+    /// The writer text: `FD:pipe:INODE`, the bare `FD`, or `fifo:DEV:INODE:PATH`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&protocol::format_writer(self.fd, self.pipe))
+        match &self.to {
+            Transport::Pipe(pipe) => pipe.fmt(f),
+            Transport::Fifo(fifo) => fifo.fmt(f),
+        }
     }
 }
 
 impl fmt::Debug for DynamicPortWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DynamicPortWriter")
-            .field("fd", &self.fd)
-            .field("pipe", &self.pipe)
-            .field("creator", &self.created.is_some())
-            .finish()
+        match &self.to {
+            Transport::Pipe(pipe) => f
+                .debug_struct("DynamicPortWriter")
+                .field("fd", &pipe.fd)
+                .field("pipe", &pipe.inode)
+                .field("creator", &pipe.is_creator())
+                .finish(),
+            Transport::Fifo(fifo) => f
+                .debug_struct("DynamicPortWriter")
+                .field("fifo", &fifo.path)
+                .field("dev", &fifo.dev)
+                .field("inode", &fifo.inode)
+                .finish(),
+        }
     }
 }
 
 impl FromStr for DynamicPortWriter {
     type Err = Error;
 
-    /// Parses `7:pipe:123456` or the original's bare `7`; see [`protocol`](crate::protocol).
+    /// Parses the writer text; see [`protocol`](crate::protocol).
     fn from_str(text: &str) -> Result<Self, Error> {
-        let (fd, pipe) = protocol::parse_writer(text)?;
-        Ok(DynamicPortWriter::from_parts(fd, pipe))
+        protocol::parse_writer(text).map(DynamicPortWriter::from_text)
     }
 }
 
 impl PartialEq for DynamicPortWriter {
     fn eq(&self, other: &Self) -> bool {
-        (self.fd, self.pipe) == (other.fd, other.pipe)
+        self.text() == other.text()
     }
 }
 
@@ -524,6 +513,6 @@ impl Eq for DynamicPortWriter {}
 
 impl Hash for DynamicPortWriter {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        (self.fd, self.pipe).hash(state);
+        self.text().hash(state);
     }
 }

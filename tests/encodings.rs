@@ -86,7 +86,7 @@ fn clap_derive_field_parses_both_forms() {
     let cli = Cli::try_parse_from(["s", "--dynamic-port-writer", "1000000:pipe:42"]).unwrap();
     assert_eq!(cli.dynamic_port_writer.to_string(), "1000000:pipe:42");
     let cli = Cli::try_parse_from(["s", "--dynamic-port-writer=1000001"]).unwrap();
-    assert_eq!(cli.dynamic_port_writer.fd(), 1000001);
+    assert_eq!(cli.dynamic_port_writer.fd(), Some(1000001));
     let err = Cli::try_parse_from(["s"]).unwrap_err();
     assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
 }

@@ -5,7 +5,7 @@
 
 use std::os::fd::BorrowedFd;
 
-use dynamic_port::protocol::{self, MAX_REPORT_LEN};
+use dynamic_port::protocol::{self, WriterText, MAX_REPORT_LEN};
 use dynamic_port::{DynamicPortWriter, ErrorKind};
 use proptest::prelude::*;
 
@@ -25,8 +25,23 @@ fn config() -> ProptestConfig {
 // ---- writer text ----
 
 /// The writer text grammar, written independently of `protocol`.
-fn writer_text_model(text: &str) -> Option<(i32, Option<u64>)> {
+fn writer_text_model(text: &str) -> Option<WriterText> {
     let digits = |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = text.strip_prefix("fifo:") {
+        let mut parts = rest.splitn(3, ':');
+        let (dev, inode, path) = (parts.next()?, parts.next()?, parts.next()?);
+        if !digits(dev) || !digits(inode) || !path.starts_with('/') || path.len() > 4095 {
+            return None;
+        }
+        if path.chars().any(|c| c.is_control()) {
+            return None;
+        }
+        return Some(WriterText::Fifo {
+            dev: dev.parse().ok()?,
+            inode: inode.parse().ok()?,
+            path: path.into(),
+        });
+    }
     if text.len() > 64 {
         return None;
     }
@@ -39,7 +54,7 @@ fn writer_text_model(text: &str) -> Option<(i32, Option<u64>)> {
         return None;
     }
     let fd: i32 = fd.parse().ok()?;
-    Some((fd, pipe))
+    Some(WriterText::Pipe { fd, inode: pipe })
 }
 
 /// Text that is near the grammar as often as it is arbitrary.
@@ -49,6 +64,7 @@ fn writer_texts() -> impl Strategy<Value = String> {
         "[0-9]{0,12}",
         "[0-9]{0,11}:pipe:[0-9]{0,21}",
         "[-+ 0-9:pipe\\x00\\n]{0,30}",
+        "fifo:[0-9]{0,3}:[0-9]{0,3}:[/a-z:\\n\\x00\\x7f]{0,12}",
         (any::<u32>(), proptest::option::of(any::<u64>())).prop_map(|(fd, pipe)| match pipe {
             Some(pipe) => format!("{fd}:pipe:{pipe}"),
             None => fd.to_string(),
@@ -66,8 +82,7 @@ proptest! {
             Some(expected) => {
                 prop_assert_eq!(parsed.as_ref().ok(), Some(&expected));
                 // What parses prints back and parses to the same.
-                let (fd, pipe) = expected;
-                prop_assert_eq!(protocol::parse_writer(&protocol::format_writer(fd, pipe)).ok(), Some(expected));
+                prop_assert_eq!(protocol::parse_writer(&protocol::format_writer(&expected)).ok(), Some(expected));
             }
             None => prop_assert_eq!(parsed.unwrap_err().kind(), ErrorKind::MalformedWriter),
         }
@@ -90,10 +105,14 @@ proptest! {
         match DynamicPortWriter::from_postcard(&bytes) {
             Ok(writer) => {
                 prop_assert!(bytes.len() <= DynamicPortWriter::MAX_POSTCARD_LEN);
-                let (fd, pipe): (u32, Option<u64>) = postcard::from_bytes(&bytes).unwrap();
-                prop_assert_eq!(writer.fd() as u32, fd);
-                if pipe.is_some() {
+                if writer.is_named() {
                     prop_assert_eq!(writer.to_postcard(), bytes);
+                } else {
+                    let (fd, pipe): (u32, Option<u64>) = postcard::from_bytes(&bytes).unwrap();
+                    prop_assert_eq!(writer.fd(), Some(fd as i32));
+                    if pipe.is_some() {
+                        prop_assert_eq!(writer.to_postcard(), bytes);
+                    }
                 }
             }
             Err(err) => prop_assert_eq!(err.kind(), ErrorKind::MalformedWriter),
@@ -199,7 +218,7 @@ proptest! {
     ) {
         let (writer, port) = DynamicPortWriter::create().unwrap();
         // SAFETY: `writer` owns this fd and outlives the borrow.
-        let fd = unsafe { BorrowedFd::borrow_raw(writer.fd()) };
+        let fd = unsafe { BorrowedFd::borrow_raw(writer.fd().unwrap()) };
         let mut file = std::fs::File::from(fd.try_clone_to_owned().unwrap());
         // Up to 100 bytes always fit in the pipe: this never blocks.
         std::io::Write::write_all(&mut file, &bytes).unwrap();

@@ -19,7 +19,7 @@ fn the_pipe_has_no_name_to_open_except_through_a_holders_proc_entry() {
     command.stdout(Stdio::piped());
     writer.pass_to(&mut command);
     let mut spawned = command.spawn().unwrap();
-    let fd = writer.fd();
+    let fd = writer.fd().unwrap();
     drop(writer);
     wait_for_marker(&mut spawned, "READY");
 

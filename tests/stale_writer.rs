@@ -16,7 +16,7 @@ fn text_naming_another_pipe_at_the_same_fd_is_refused_in_the_child() {
     // fd with pipe A's inode: stale text. It must not write into B.
     let (writer_a, _port_a) = DynamicPortWriter::create().unwrap();
     let (writer_b, port_b) = DynamicPortWriter::create().unwrap();
-    let stale = format!("{}:pipe:{}", writer_b.fd(), inode_of(&writer_a));
+    let stale = format!("{}:pipe:{}", writer_b.fd().unwrap(), inode_of(&writer_a));
     let mut command = child("report-with-text");
     command.env("DP_TEST_TEXT", &stale).stdout(Stdio::piped());
     writer_b.inherit(&mut command);
@@ -34,7 +34,7 @@ fn text_naming_another_pipe_at_the_same_fd_is_refused_in_the_child() {
 #[test]
 fn text_naming_another_pipe_at_the_same_fd_is_refused_in_process() {
     let (writer, port) = DynamicPortWriter::create().unwrap();
-    let stale: DynamicPortWriter = format!("{}:pipe:1", writer.fd()).parse().unwrap();
+    let stale: DynamicPortWriter = format!("{}:pipe:1", writer.fd().unwrap()).parse().unwrap();
     assert_ne!(stale, writer);
     let err = stale.report(4321).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotInherited);

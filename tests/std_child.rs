@@ -30,7 +30,7 @@ fn child_given_the_env_var_reports_the_port_it_serves() {
 #[test]
 fn child_given_the_originals_bare_fd_number_reports() {
     let (mut child, port) = spawn_and_wait(child("serve"), |writer, command| {
-        command.args([DynamicPortWriter::FLAG, &writer.fd().to_string()]);
+        command.args([DynamicPortWriter::FLAG, &writer.fd().unwrap().to_string()]);
         writer.inherit(command);
     });
     let port = port.unwrap();
@@ -90,7 +90,7 @@ fn reporting_twice_in_the_creating_process_is_an_error() {
 fn a_parsed_copy_in_the_creating_process_shares_the_write_end() {
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let parsed: DynamicPortWriter = writer.to_string().parse().unwrap();
-    let bare: DynamicPortWriter = writer.fd().to_string().parse().unwrap();
+    let bare: DynamicPortWriter = writer.fd().unwrap().to_string().parse().unwrap();
     assert_eq!(parsed, writer);
     assert_eq!(bare, writer);
     drop(writer);

@@ -374,7 +374,7 @@ fn play(role: &str) {
         "stale-text-over-foreign-pipe" => {
             let (writer, port) = DynamicPortWriter::create().unwrap();
             let (read_end, write_end) = raw_pipe(); // before the drop: other numbers
-            let (text, fd) = (writer.to_string(), writer.fd());
+            let (text, fd) = (writer.to_string(), writer.fd().unwrap());
             drop((writer, port));
             // SAFETY: nothing in this single-test process owns `fd` any more.
             assert_eq!(unsafe { libc::dup2(write_end.as_raw_fd(), fd) }, fd);

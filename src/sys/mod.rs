@@ -10,6 +10,12 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+mod fifo;
+mod process;
+
+pub(crate) use fifo::{effective_uid, mkfifo};
+pub(crate) use process::{exit_of_pid, exit_of_pidfd, pidfd_open, signal_name, Exit};
+
 /// The lowest fd number the write end may have: 0, 1 and 2 are the child's
 /// stdio, which `Command` overwrites before `exec`.
 const FIRST_NON_STDIO_FD: RawFd = 3;
@@ -110,21 +116,49 @@ pub(crate) fn probe(fd: RawFd, expected: Option<u64>) -> Probe {
 }
 
 /// Marks `fd` close-on-exec, so that children spawned from here on do not inherit it.
-pub(crate) fn set_cloexec(fd: RawFd) -> io::Result<()> {
+fn set_cloexec(fd: RawFd) -> io::Result<()> {
     // SAFETY: F_SETFD takes an int argument, no pointers; a bad fd is EBADF.
     check(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) }).map(drop)
 }
 
-/// Takes ownership of an inherited fd, so that dropping the result closes it.
+/// Proof that a pipe's write end was handed to this process by its parent
+/// and that nothing in this process owns it: only [`take_inherited`] makes
+/// one, it is neither `Clone` nor `Copy`, and [`adopt`] consumes it.
+#[derive(Debug)]
+pub(crate) struct Inherited {
+    /// The fd number.
+    fd: RawFd,
+}
+
+/// If `fd` is the write end of pipe `expected` (any pipe if `None`) and is
+/// not close-on-exec, marks it close-on-exec and returns the proof that it
+/// was inherited.
 ///
-/// The caller has just [`probe`]d `fd` and found the pipe's write end that
-/// the writer text names.
-pub(crate) fn adopt_inherited(fd: RawFd) -> OwnedFd {
-    // SAFETY: the fd is open (the caller probed it). The writer text hands
-    // this fd to the crate: no `OwnedFd` or `File` of this process owns it,
-    // because the one case where one could (the process that created the
-    // pipe) shares the creator's `OwnedFd` instead of coming here.
-    unsafe { OwnedFd::from_raw_fd(fd) }
+/// std and this crate open every fd close-on-exec, so an fd without the flag
+/// that no writer parsed before was inherited, and no object here owns it.
+/// Marking it makes the proof unique: a second look finds the flag set.
+pub(crate) fn take_inherited(fd: RawFd, expected: Option<u64>) -> (Probe, Option<Inherited>) {
+    let found = probe(fd, expected);
+    if !matches!(found, Probe::WriteEnd { .. }) {
+        return (found, None);
+    }
+    // SAFETY: F_GETFD takes no argument and no pointers; a bad fd is EBADF.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags == -1 || flags & libc::FD_CLOEXEC != 0 {
+        return (found, None);
+    }
+    match set_cloexec(fd) {
+        Ok(()) => (found, Some(Inherited { fd })),
+        Err(_) => (found, None),
+    }
+}
+
+/// Takes ownership of an inherited fd, so that dropping the result closes it.
+pub(crate) fn adopt(inherited: Inherited) -> OwnedFd {
+    // SAFETY: `inherited` proves the fd was inherited and owned by nothing
+    // here (see `take_inherited`), and it is consumed: this is the only
+    // adoption. The fd is open: nothing here owned it, so nothing closed it.
+    unsafe { OwnedFd::from_raw_fd(inherited.fd) }
 }
 
 /// Writes all of `bytes` to the pipe's write end `fd`. A reader that has gone
@@ -224,26 +258,33 @@ fn sigpipe_ignored() -> bool {
     unsafe { action.assume_init() }.sa_sigaction == libc::SIG_IGN
 }
 
-/// Waits until `fd` is readable (or at its end, or in error), for at most
-/// `timeout` (`None`: no limit). Returns `false` if the time ran out. An
-/// interrupted wait returns `true`: the caller tries again.
+/// Waits until one of `fds` (at most two) is readable (or at its end, or in
+/// error), for at most `timeout` (`None`: no limit). Returns `false` if the
+/// time ran out. An interrupted wait returns `true`: the caller looks again.
 pub(crate) fn wait_readable(
-    fd: BorrowedFd<'_>,
+    fds: &[BorrowedFd<'_>],
     timeout: Option<std::time::Duration>,
 ) -> io::Result<bool> {
-    let mut poll = libc::pollfd {
-        fd: fd.as_raw_fd(),
+    let mut polls = [libc::pollfd {
+        fd: -1, // poll ignores negative fds
         events: libc::POLLIN,
         revents: 0,
-    };
+    }; 2];
+    assert!(
+        fds.len() <= polls.len(),
+        "wait_readable takes at most two fds"
+    );
+    for (poll, fd) in polls.iter_mut().zip(fds) {
+        poll.fd = fd.as_raw_fd();
+    }
     // Round up, so that a wait never ends before the deadline.
     let millis = timeout.map_or(-1, |t| {
         t.as_nanos()
             .div_ceil(1_000_000)
             .min(libc::c_int::MAX as u128) as libc::c_int
     });
-    // SAFETY: one valid pollfd.
-    match unsafe { libc::poll(&mut poll, 1, millis) } {
+    // SAFETY: `polls` is a valid array of `fds.len()` pollfds.
+    match unsafe { libc::poll(polls.as_mut_ptr(), fds.len() as libc::nfds_t, millis) } {
         -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => Ok(true),
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(false),

@@ -1,0 +1,149 @@
+//! Watching a child process without reaping it: `pidfd_open` and
+//! `waitid(..., WNOWAIT)`.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+
+use super::check;
+
+/// How a process ended, read without reaping it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// It called `exit` with this code.
+    Code(i32),
+    /// A signal killed it.
+    Signal {
+        /// The signal's number.
+        signal: i32,
+        /// Whether it dumped core.
+        core_dumped: bool,
+    },
+    /// It is gone, but its status was already collected (by a `wait` that
+    /// was not ours), so it is unknown.
+    Collected,
+}
+
+impl Exit {
+    /// The raw status word `waitpid` would have returned, for `ExitStatus::from_raw`.
+    pub(crate) fn wait_status(self) -> Option<i32> {
+        match self {
+            Exit::Code(code) => Some((code & 0xff) << 8),
+            Exit::Signal {
+                signal,
+                core_dumped,
+            } => Some(signal | if core_dumped { 0x80 } else { 0 }),
+            Exit::Collected => None,
+        }
+    }
+}
+
+/// Opens a pidfd for `pid`: an fd that becomes readable when the process
+/// exits. Close-on-exec, as every pidfd is.
+///
+/// `Err(Unsupported)` where the platform has no pidfd; `ENOSYS` on Linux
+/// before 5.3.
+#[cfg(target_os = "linux")]
+pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+    // SAFETY: pidfd_open takes two integers and no pointers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the syscall returned a new open fd that nothing else owns.
+    // A pid is at most 2^22 on Linux, an fd fits in an int.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// Opens a pidfd for `pid`: where the platform has none, `Err(Unsupported)`.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn pidfd_open(_pid: u32) -> io::Result<OwnedFd> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// Whether the process behind `pidfd` has exited, and how, without reaping it.
+#[cfg(target_os = "linux")]
+pub(crate) fn exit_of_pidfd(pidfd: BorrowedFd<'_>) -> io::Result<Option<Exit>> {
+    waitid_nowait(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t)
+}
+
+/// Whether the process behind `pidfd` has exited (no pidfds here: never called).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn exit_of_pidfd(_pidfd: BorrowedFd<'_>) -> io::Result<Option<Exit>> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// Whether this process's child `pid` has exited, and how, without reaping it.
+pub(crate) fn exit_of_pid(pid: u32) -> io::Result<Option<Exit>> {
+    waitid_nowait(libc::P_PID, pid as libc::id_t)
+}
+
+/// `waitid(idtype, id, WEXITED | WNOHANG | WNOWAIT)`: the exit of a child,
+/// if it has exited, leaving it a zombie for its owner's `wait`. A child
+/// already reaped by someone else (`ECHILD`) is [`Exit::Collected`].
+fn waitid_nowait(idtype: libc::idtype_t, id: libc::id_t) -> io::Result<Option<Exit>> {
+    loop {
+        // SAFETY: an all-zero siginfo_t is valid (plain integers and unions
+        // of them); waitid fills it. Zeroed, `si_pid` stays 0 under WNOHANG
+        // when no child has exited, which is how that case is told apart.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid, writable siginfo_t.
+        let ret = unsafe {
+            libc::waitid(
+                idtype,
+                id,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        match check(ret) {
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) if err.raw_os_error() == Some(libc::ECHILD) => {
+                return Ok(Some(Exit::Collected))
+            }
+            Err(err) => return Err(err),
+        }
+        // SAFETY: waitid filled `info` for a SIGCHLD-style event: the
+        // `_sigchld` member is the one in use, so si_pid and si_status read
+        // initialised integers (zero when nothing had exited).
+        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        return Ok(Some(match info.si_code {
+            libc::CLD_EXITED => Exit::Code(status),
+            libc::CLD_DUMPED => Exit::Signal {
+                signal: status,
+                core_dumped: true,
+            },
+            _ => Exit::Signal {
+                signal: status,
+                core_dumped: false,
+            },
+        }));
+    }
+}
+
+/// The conventional name of signal `signal`, such as `SIGKILL`, if it is a common one.
+pub(crate) fn signal_name(signal: i32) -> Option<&'static str> {
+    Some(match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        _ => return None,
+    })
+}

@@ -1,0 +1,61 @@
+//! The ways a report travels from child to parent, one file each:
+//! [`pipe`] (an inherited anonymous pipe) and [`fifo`] (a named FIFO).
+//!
+//! Each transport makes a writer and the parent's [`Receiver`], and sends a
+//! report line from the child. The [`PortFuture`](crate::PortFuture) reads
+//! every transport the same way: a nonblocking file.
+
+use std::fmt::Display;
+use std::fs::File;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::sync::Weak;
+
+use crate::error::{Error, ErrorKind};
+use crate::registry::WriteEnd;
+use crate::sys;
+
+pub(crate) mod fifo;
+pub(crate) mod pipe;
+
+/// The parent's end of a transport: what the future reads, and what it
+/// keeps until it resolves.
+#[derive(Debug)]
+pub(crate) struct Receiver {
+    /// The nonblocking file the report arrives on.
+    pub(crate) file: File,
+    /// For a pipe: the parent's write end, to tell whether the parent still
+    /// holds a writer (a likely cause of a timeout).
+    pub(crate) creator: Option<Weak<WriteEnd>>,
+    /// For a named writer: its private directory, removed with the receiver.
+    pub(crate) dir: Option<fifo::NamedDir>,
+}
+
+/// Writes a report line to `fd`, mapping a gone reader to [`ErrorKind::Abandoned`].
+pub(crate) fn write_report(
+    fd: BorrowedFd<'_>,
+    line: &[u8],
+    writer: &dyn Display,
+) -> Result<(), Error> {
+    sys::write_all_without_sigpipe(fd, line).map_err(|e| {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            Error::new(
+                ErrorKind::Abandoned,
+                format!(
+                    "nobody is waiting for the port any more (writer {writer}): the parent \
+                     dropped its PortFuture or exited"
+                ),
+            )
+        } else {
+            Error::io(format!("could not write the port through {writer}"), e)
+        }
+    })
+}
+
+/// The error for a second report.
+pub(crate) fn already_reported(writer: &dyn Display) -> Error {
+    Error::new(
+        ErrorKind::AlreadyReported,
+        format!("the writer {writer} has already reported; a writer reports once"),
+    )
+}

@@ -1,0 +1,122 @@
+//! The child watcher behind [`PortFuture::watch`](crate::PortFuture::watch):
+//! a pidfd registered with `async-io` like the report's fd, or, where there
+//! is no pidfd, a look at the child every [`POLL_INTERVAL`]. It never reaps:
+//! the exit is read with `waitid(..., WNOWAIT)`, and the caller's `wait`
+//! still gets the status.
+
+use std::future::Future;
+use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_io::Timer;
+
+use crate::reactor::Lazy;
+use crate::sys::{self, Exit};
+
+/// How often a child is looked at where there is no pidfd.
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// A watched child.
+#[derive(Debug)]
+pub(crate) struct Watch {
+    /// Its pid.
+    pid: u32,
+    /// How its exit is noticed.
+    how: How,
+}
+
+/// How a child's exit is noticed.
+#[derive(Debug)]
+enum How {
+    /// A pidfd: readable once the child exits.
+    Pidfd(Lazy<OwnedFd>),
+    /// No pidfd (an old kernel, another platform): a look every [`POLL_INTERVAL`].
+    Polling {
+        /// The timer of the next look, under an executor.
+        timer: Option<Timer>,
+    },
+    /// The child was reaped before it was watched.
+    Reaped,
+}
+
+impl Watch {
+    /// Watches child `pid` through a pidfd, or by polling where there is none.
+    pub(crate) fn new(pid: u32) -> Watch {
+        match sys::pidfd_open(pid) {
+            Ok(pidfd) => Watch {
+                pid,
+                how: How::Pidfd(Lazy::Plain(pidfd)),
+            },
+            // ESRCH: already reaped; `exited` tells. ENOSYS, Unsupported: no pidfds.
+            Err(_) => Self::polling(pid),
+        }
+    }
+
+    /// Watches child `pid` by polling, as where there is no pidfd.
+    pub(crate) fn polling(pid: u32) -> Watch {
+        Watch {
+            pid,
+            how: How::Polling { timer: None },
+        }
+    }
+
+    /// Watches a child that was already reaped: it has exited.
+    pub(crate) fn reaped() -> Watch {
+        Watch {
+            pid: 0,
+            how: How::Reaped,
+        }
+    }
+
+    /// The watched pid.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Whether the child has exited, and how; it stays a zombie for its owner.
+    pub(crate) fn exited(&self) -> io::Result<Option<Exit>> {
+        match &self.how {
+            How::Pidfd(pidfd) => sys::exit_of_pidfd(pidfd.fd()),
+            How::Polling { .. } => sys::exit_of_pid(self.pid),
+            How::Reaped => Ok(Some(Exit::Collected)),
+        }
+    }
+
+    /// The fd to wait on in `poll(2)`, if there is one.
+    pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.how {
+            How::Pidfd(pidfd) => Some(pidfd.fd()),
+            How::Polling { .. } | How::Reaped => None,
+        }
+    }
+
+    /// The longest a blocking wait may sleep before looking at the child again.
+    pub(crate) fn max_sleep(&self) -> Option<Duration> {
+        match &self.how {
+            How::Pidfd(_) | How::Reaped => None,
+            How::Polling { .. } => Some(POLL_INTERVAL),
+        }
+    }
+
+    /// `Ready` when the child may have exited (look with [`exited`](Self::exited)),
+    /// else `Pending` with `cx`'s waker kept.
+    pub(crate) fn poll_maybe_exited(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.how {
+            How::Pidfd(pidfd) => pidfd.poll_readable(cx),
+            How::Polling { timer } => {
+                let timer = timer.get_or_insert_with(|| Timer::after(POLL_INTERVAL));
+                match Pin::new(timer).poll(cx) {
+                    Poll::Ready(_) => {
+                        self.how = How::Polling { timer: None };
+                        Poll::Ready(Ok(()))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            How::Reaped => Poll::Ready(Ok(())),
+        }
+    }
+}
