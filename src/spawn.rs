@@ -19,6 +19,10 @@ use crate::writer::DynamicPortWriter;
 /// For the env var instead of the flag, or a named writer, use
 /// [`SpawnOptions`].
 ///
+/// Build a new `Command` for each spawn: a `Command` keeps the arguments
+/// and the writer it was given, and a writer's pipe closes once it has
+/// been spawned with.
+///
 /// # The child's life is yours
 ///
 /// A failed or timed-out future does not stop the child. Stop it with

@@ -108,3 +108,66 @@ fn dropping_a_pending_future_releases_its_fd() {
         spawned.wait().unwrap();
     });
 }
+
+/// Both kinds of writer, through `spawn`.
+fn every_writer() -> [dynamic_port::SpawnOptions; 2] {
+    [
+        dynamic_port::SpawnOptions::new(),
+        dynamic_port::SpawnOptions::new().named(),
+    ]
+}
+
+#[test]
+fn spawn_resolve_and_death_a_hundred_times_leaks_no_fd() {
+    for options in every_writer() {
+        assert_no_fd_leak(100, || {
+            let (mut spawned, port) = options.spawn(&mut child("serve")).unwrap();
+            greeting(port.timeout(support::SAFETY).wait().unwrap());
+            wait_with_deadline(&mut spawned);
+            let (mut spawned, port) = options.spawn(&mut child("exit-nonzero")).unwrap();
+            let err = port.timeout(support::SAFETY).wait().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ChildExited);
+            wait_with_deadline(&mut spawned);
+        });
+    }
+}
+
+#[test]
+fn watched_futures_awaited_under_an_executor_leak_no_fd() {
+    // Registered with the reactor: the pidfd and the pipe both go on resolution.
+    for options in every_writer() {
+        assert_no_fd_leak(50, || {
+            let (mut spawned, port) = options.spawn(&mut child("exit-nonzero")).unwrap();
+            let err = futures::executor::block_on(port.timeout(support::SAFETY)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ChildExited);
+            wait_with_deadline(&mut spawned);
+        });
+    }
+}
+
+#[test]
+fn a_spawn_that_fails_leaks_no_fd_and_no_file() {
+    for options in every_writer() {
+        assert_no_fd_leak(20, || {
+            let mut command = std::process::Command::new("/nonexistent/dynamic-port-child");
+            assert_eq!(
+                options.spawn(&mut command).unwrap_err().kind(),
+                ErrorKind::Io
+            );
+        });
+    }
+}
+
+#[test]
+fn a_pending_watched_future_dropped_releases_every_fd() {
+    for options in every_writer() {
+        assert_no_fd_leak(20, || {
+            let mut command = child("hang");
+            let (mut spawned, mut port) = options.spawn(&mut command).unwrap();
+            assert!(futures::FutureExt::now_or_never(&mut port).is_none());
+            drop(port);
+            spawned.kill().unwrap();
+            spawned.wait().unwrap();
+        });
+    }
+}

@@ -296,6 +296,18 @@ fn play(role: &str) {
         ),
         // Die before reporting, in every way.
         "exit" => std::process::exit(0),
+        // Make a named writer, say where its directory is, and resolve it.
+        "create-named-and-say-where" => {
+            let (writer, port) = DynamicPortWriter::create_named().unwrap();
+            say("DIR", writer.path().unwrap().parent().unwrap().display());
+            writer.report(80).unwrap();
+            assert_eq!(port.wait().unwrap(), 80);
+        }
+        // Report a port without listening, then exit with code 7 at once.
+        "report-then-exit" => {
+            given_writer().report(4242).unwrap();
+            std::process::exit(7)
+        }
         "exit-nonzero" => std::process::exit(3),
         "panic" => {
             // Quietly: this panic is the point, not a failure to report.
