@@ -3,6 +3,7 @@
 //! ```text
 //! cargo bench --bench compare               # the README's numbers (about a minute)
 //! cargo bench --bench compare -- --quick    # a smoke run, as CI does
+//! cargo bench --bench compare -- big-parent # one section: spawn, big-parent, handshake, scaling
 //! ```
 //!
 //! Every variant spawns the same tiny child: this very program, run with
@@ -23,7 +24,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use camino::Utf8PathBuf;
-use dynamic_port::DynamicPortWriter;
+use dynamic_port::{DynamicPortWriter, SpawnOptions};
 
 /// The system allocator, counting the bytes in use (for the scaling run).
 struct Counting;
@@ -55,21 +56,42 @@ fn main() {
         return child(&args[at + 1..]);
     }
     let quick = args.iter().any(|arg| arg == "--quick");
+    // Section names given as arguments run only those sections.
+    let sections = ["spawn", "big-parent", "handshake", "scaling"];
+    let chosen: Vec<&str> = sections
+        .into_iter()
+        .filter(|section| args.iter().any(|arg| arg == section))
+        .collect();
+    let run = |section: &str| chosen.is_empty() || chosen.contains(&section);
     let rounds = if quick { 5 } else { 100 };
     println!(
         "dynamic-port comparison: {rounds} rounds, medians; {}",
         machine()
     );
-    println!();
-    spawn_to_port(rounds);
-    println!();
-    handshake(if quick { 1 } else { 25 });
-    println!();
-    scaling(if quick {
-        &[1, 10, 100][..]
-    } else {
-        &[1, 10, 100, 1000][..]
-    });
+    if run("spawn") {
+        println!();
+        spawn_to_port(rounds);
+    }
+    if run("big-parent") {
+        println!();
+        if quick {
+            big_parent(3, &[0, 512]);
+        } else {
+            big_parent(30, &[0, 512, 2048]);
+        }
+    }
+    if run("handshake") {
+        println!();
+        handshake(if quick { 1 } else { 25 });
+    }
+    if run("scaling") {
+        println!();
+        scaling(if quick {
+            &[1, 10, 100][..]
+        } else {
+            &[1, 10, 100, 1000][..]
+        });
+    }
 }
 
 // ---- the child ----
@@ -125,6 +147,7 @@ fn reap(mut child: Child) {
     assert!(status.success() || status.code() == Some(0), "{status}");
 }
 
+/// dynamic-port's five steps: create, `pass_to`, spawn, drop, `wait()`.
 fn with_dynamic_port() -> Sample {
     let start = Instant::now();
     let (writer, port) = DynamicPortWriter::create().unwrap();
@@ -137,6 +160,27 @@ fn with_dynamic_port() -> Sample {
     let connected = connect(port, start);
     reap(child);
     (known, Some(connected))
+}
+
+/// dynamic-port's one call, `spawn_with(options)`, watching the child.
+fn spawned(options: SpawnOptions) -> Sample {
+    let start = Instant::now();
+    let (child, port) = options.spawn(&mut child_command("dynamic-port")).unwrap();
+    let port = port.timeout(SAFETY).wait().unwrap();
+    let known = start.elapsed();
+    let connected = connect(port, start);
+    reap(child);
+    (known, Some(connected))
+}
+
+/// `dynamic_port::spawn`: an inherited pipe, the child watched.
+fn with_spawn() -> Sample {
+    spawned(SpawnOptions::new())
+}
+
+/// `SpawnOptions::new().named()`: a FIFO, no `pre_exec`, the child watched.
+fn with_spawn_named() -> Sample {
+    spawned(SpawnOptions::new().named())
 }
 
 fn with_stdout_line() -> Sample {
@@ -222,58 +266,168 @@ fn micros(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
-fn spawn_to_port(rounds: usize) {
-    let variants: [Variant<fn() -> Sample>; 6] = [
-        ("(d) floor: fork+exec, child binds and exits", floor),
-        ("(b) stdout line", with_stdout_line),
-        ("(a) dynamic-port", with_dynamic_port),
-        ("(c) port-file crate, 25 ms poll", with_port_file),
-        (
-            "dynamic-port, child exits without reporting",
-            dead_child_noticed,
-        ),
-        (
-            "(b) stdout line, spawned through fork (a no-op `pre_exec`)",
-            with_stdout_line_forked,
-        ),
-    ];
-    for (_, variant) in &variants {
+/// A row of a table: a key to look its result up by, its label, and what it runs.
+type Row = (&'static str, &'static str, fn() -> Sample);
+
+/// Runs every row once to warm up, then `rounds` rounds of one sample each,
+/// in turn; returns the median of each row's "port known" and "connected"
+/// times, by key.
+fn run_rounds(rows: &[Row], rounds: usize) -> Medians {
+    for (_, _, variant) in rows {
         variant(); // warm up: page cache, reactor thread
     }
-    let mut known = vec![Vec::new(); variants.len()];
-    let mut connected = vec![Vec::new(); variants.len()];
+    let mut known = vec![Vec::new(); rows.len()];
+    let mut connected = vec![Vec::new(); rows.len()];
     for _ in 0..rounds {
-        for (i, (_, variant)) in variants.iter().enumerate() {
+        for (i, (_, _, variant)) in rows.iter().enumerate() {
             let (k, c) = variant();
             known[i].push(k);
             connected[i].extend(c);
         }
     }
-    let medians: Vec<Duration> = known.iter_mut().map(|s| median(s)).collect();
-    let (floor, stdout) = (medians[0], medians[1]);
+    let rows = rows
+        .iter()
+        .zip(known.iter_mut().zip(connected.iter_mut()))
+        .map(|((key, label, _), (known, connected))| {
+            let connected = (!connected.is_empty()).then(|| median(connected));
+            (*key, *label, median(known), connected)
+        })
+        .collect();
+    Medians { rows }
+}
+
+/// The medians of a run, looked up by key (never by position).
+struct Medians {
+    /// `(key, label, port known, connected)`, in the order run.
+    rows: Vec<(&'static str, &'static str, Duration, Option<Duration>)>,
+}
+
+impl Medians {
+    /// The median "port known" time of the row `key`.
+    fn get(&self, key: &str) -> Duration {
+        self.rows
+            .iter()
+            .find(|row| row.0 == key)
+            .unwrap_or_else(|| panic!("no row {key}"))
+            .2
+    }
+
+    /// `a ÷ b`, by key.
+    fn ratio(&self, a: &str, b: &str) -> f64 {
+        self.get(a).as_secs_f64() / self.get(b).as_secs_f64()
+    }
+}
+
+fn spawn_to_port(rounds: usize) {
+    let rows: [Row; 8] = [
+        ("floor", "(d) floor: spawn, child binds and exits", floor),
+        ("stdout", "(b) stdout line", with_stdout_line),
+        (
+            "pass_to",
+            "(a) dynamic-port: `pass_to`, spawn, drop, `wait()`",
+            with_dynamic_port,
+        ),
+        (
+            "spawn",
+            "(a) dynamic-port: `spawn` (inherited pipe, watched)",
+            with_spawn,
+        ),
+        (
+            "named",
+            "(a) dynamic-port: `SpawnOptions::named()` (FIFO, watched)",
+            with_spawn_named,
+        ),
+        (
+            "port-file",
+            "(c) port-file crate, 25 ms poll",
+            with_port_file,
+        ),
+        (
+            "dead",
+            "dynamic-port, child exits without reporting",
+            dead_child_noticed,
+        ),
+        (
+            "stdout-forked",
+            "(b) stdout line, spawned through fork (a no-op `pre_exec`)",
+            with_stdout_line_forked,
+        ),
+    ];
+    let medians = run_rounds(&rows, rounds);
     println!("Spawn to port known (and to the first successful connect), median of {rounds}:");
     println!();
     println!("| variant | port known | connected | ÷ floor | ÷ stdout line |");
     println!("| --- | ---: | ---: | ---: | ---: |");
-    for (i, (name, _)) in variants.iter().enumerate() {
-        let connected = if connected[i].is_empty() {
-            "—".to_owned()
-        } else {
-            micros(median(&mut connected[i]))
-        };
+    for (key, label, known, connected) in &medians.rows {
         println!(
-            "| {name} | {} | {connected} | {:.2}× | {:.2}× |",
-            micros(medians[i]),
-            medians[i].as_secs_f64() / floor.as_secs_f64(),
-            medians[i].as_secs_f64() / stdout.as_secs_f64(),
+            "| {label} | {} | {} | {:.2}× | {:.2}× |",
+            micros(*known),
+            connected.map_or("—".to_owned(), micros),
+            medians.ratio(key, "floor"),
+            medians.ratio(key, "stdout"),
         );
     }
     println!();
     println!(
-        "port-file ÷ dynamic-port: {:.1}×; dynamic-port ÷ stdout line spawned through fork: {:.2}×",
-        medians[3].as_secs_f64() / medians[2].as_secs_f64(),
-        medians[2].as_secs_f64() / medians[5].as_secs_f64()
+        "port-file ÷ pass_to: {:.1}×; pass_to ÷ stdout line spawned through fork: {:.2}×",
+        medians.ratio("port-file", "pass_to"),
+        medians.ratio("pass_to", "stdout-forked"),
     );
+}
+
+// ---- spawning from a big parent ----
+
+thread_local! {
+    /// The memory the parent holds, touched, during a big-parent run.
+    static BALLAST: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Makes the parent hold `mib` MiB of touched memory (replacing what it held).
+fn hold_memory(mib: usize) {
+    BALLAST.with(|ballast| {
+        let mut ballast = ballast.borrow_mut();
+        *ballast = Vec::new();
+        // `vec!` of a non-zero byte writes every page.
+        *ballast = vec![1u8; mib << 20];
+        black_box(&*ballast);
+    });
+}
+
+/// Spawn to port known while the parent holds 0, 512 MiB, 2 GiB...: the
+/// stdout line, the inherited pipe (`fork`), the named writer (`posix_spawn`).
+fn big_parent(rounds: usize, sizes_mib: &[usize]) {
+    // The stdout line and the named writer alternate. The `fork` variant
+    // runs apart: the teardown of each forked copy of a big parent goes on
+    // after the spawn returns, and would slow whichever variant came next.
+    let rows: [Row; 2] = [
+        ("stdout", "stdout line", with_stdout_line),
+        (
+            "named",
+            "`SpawnOptions::named()`: FIFO + watch",
+            with_spawn_named,
+        ),
+    ];
+    let forked: [Row; 1] = [("spawn", "`spawn`: inherited pipe", with_spawn)];
+    println!("Spawn to port known from a parent holding touched memory, median of {rounds}:");
+    println!();
+    println!("| parent holds | stdout line | `spawn` (pipe, fork) | `named()` (FIFO, posix_spawn) | pipe ÷ stdout | named ÷ stdout |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
+    for &mib in sizes_mib {
+        hold_memory(mib);
+        let medians = run_rounds(&rows, rounds);
+        let forked = run_rounds(&forked, rounds).get("spawn");
+        std::thread::sleep(Duration::from_millis(500)); // let the last teardown finish
+        let stdout = medians.get("stdout");
+        println!(
+            "| {mib} MiB | {} | {} | {} | {:.2}× | {:.2}× |",
+            micros(stdout),
+            micros(forked),
+            micros(medians.get("named")),
+            forked.as_secs_f64() / stdout.as_secs_f64(),
+            medians.ratio("named", "stdout"),
+        );
+    }
+    hold_memory(0);
 }
 
 // ---- the in-process handshake ----

@@ -75,5 +75,43 @@ fn parsing(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, create, report_and_resolve, parsing);
+fn watch(c: &mut Criterion) {
+    // One long-lived child to watch; the futures never resolve, they are dropped.
+    let mut child = std::process::Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .unwrap();
+    c.bench_function("create, poll once, drop (no watch)", |b| {
+        b.iter(|| {
+            let (writer, mut port) = DynamicPortWriter::create().unwrap();
+            assert!(futures::FutureExt::now_or_never(&mut port).is_none());
+            black_box((writer, port))
+        })
+    });
+    c.bench_function(
+        "create, watch, poll once, drop (pidfd opened and registered)",
+        |b| {
+            b.iter(|| {
+                let (writer, port) = DynamicPortWriter::create().unwrap();
+                let mut port = port.watch(&mut child);
+                assert!(futures::FutureExt::now_or_never(&mut port).is_none());
+                black_box((writer, port))
+            })
+        },
+    );
+    c.bench_function(
+        "create_named, poll once, drop (FIFO made and removed)",
+        |b| {
+            b.iter(|| {
+                let (writer, mut port) = DynamicPortWriter::create_named().unwrap();
+                assert!(futures::FutureExt::now_or_never(&mut port).is_none());
+                black_box((writer, port))
+            })
+        },
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+criterion_group!(benches, create, report_and_resolve, parsing, watch);
 criterion_main!(benches);

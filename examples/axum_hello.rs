@@ -22,11 +22,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn parent() -> Result<(), Box<dyn std::error::Error>> {
-    let (writer, port) = DynamicPortWriter::create()?;
     let mut command = tokio::process::Command::new(std::env::current_exe()?);
-    writer.pass_to(command.as_std_mut());
-    let mut child = command.kill_on_drop(true).spawn()?;
-    drop(writer);
+    command.kill_on_drop(true); // dropping `child` stops the server
+    let (mut child, port) = dynamic_port::tokio::spawn(&mut command)?;
 
     let port = port.timeout(Duration::from_secs(30)).await?;
     println!("parent: the axum child listens on port {port}");

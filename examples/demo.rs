@@ -24,16 +24,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Spawns the child, learns its port, connects, and prints the greeting.
 fn parent() -> Result<(), Box<dyn std::error::Error>> {
-    let (writer, port) = DynamicPortWriter::create()?;
     let mut command = Command::new(std::env::current_exe()?);
-    writer.pass_to(&mut command);
-    println!("parent: spawning {:?}", command);
-    let mut child = command.spawn()?;
-    // Drop our copy of the write end: if the child died now, `port` would
-    // fail at once instead of waiting.
-    drop(writer);
-
-    let port = port.timeout(Duration::from_secs(30)).wait()?;
+    // One call: a pipe, the flag, the spawn, and the child watched, so that
+    // a child that dies makes `port` fail at once with its exit status.
+    let (mut child, port) = dynamic_port::spawn(&mut command)?;
+    println!("parent: spawned {:?}", command);
+    let port = match port.timeout(Duration::from_secs(30)).wait() {
+        Ok(port) => port,
+        Err(err) => {
+            // A failed future leaves the child running: stop it.
+            let _ = child.kill();
+            child.wait()?;
+            return Err(err.into());
+        }
+    };
     println!("parent: the child listens on port {port}");
 
     let mut greeting = String::new();

@@ -22,11 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn parent() -> Result<(), Box<dyn std::error::Error>> {
-    let (writer, port) = DynamicPortWriter::create()?;
-    let mut command = std::process::Command::new(std::env::current_exe()?);
-    writer.pass_to(&mut command);
-    let mut child = smol::process::Command::from(command).spawn()?;
-    drop(writer);
+    let command = std::process::Command::new(std::env::current_exe()?);
+    let (mut child, port) = dynamic_port::smol::spawn(command)?;
 
     let port = port.timeout(Duration::from_secs(30)).await?;
     println!("parent: the smol child listens on port {port}");

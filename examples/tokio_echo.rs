@@ -21,11 +21,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn parent() -> Result<(), Box<dyn std::error::Error>> {
-    let (writer, port) = DynamicPortWriter::create()?;
     let mut command = tokio::process::Command::new(std::env::current_exe()?);
-    writer.pass_to(command.as_std_mut());
-    let mut child = command.spawn()?;
-    drop(writer);
+    // Whatever happens below, dropping `child` stops the server.
+    command.kill_on_drop(true);
+    let (mut child, port) = dynamic_port::tokio::spawn(&mut command)?;
 
     let port = port.timeout(Duration::from_secs(30)).await?;
     println!("parent: the tokio child listens on port {port}");

@@ -1,4 +1,5 @@
-//! The child's side for smol: [`where_to_listen`] gives a `smol::net::TcpListener`.
+//! smol: [`spawn`] a child and learn its port, and, in the child,
+//! [`where_to_listen`] gives a `smol::net::TcpListener`.
 //!
 //! ## Feature flag
 //!
@@ -7,28 +8,62 @@
 //! ```
 //!
 //! smol runs on `async-io`, the reactor [`PortFuture`](crate::PortFuture)
-//! uses too. The parent needs no feature; `smol::process::Command` takes the
-//! writer by being built `From` a `std::process::Command`:
+//! uses too. In the parent, [`spawn`] builds a `smol::process::Command`
+//! from a `std` one (the only way smol takes a `std` command) and watches
+//! the child:
 //!
 //! ```no_run
 //! # async fn parent() -> Result<(), Box<dyn std::error::Error>> {
-//! use dynamic_port::DynamicPortWriter;
-//!
-//! let (writer, port) = DynamicPortWriter::create()?;
-//! let mut command = std::process::Command::new("my-server");
-//! writer.pass_to(&mut command);
-//! let _child = smol::process::Command::from(command).spawn()?;
-//! drop(writer);
-//! let port: u16 = port.await?;
+//! let command = std::process::Command::new("my-server");
+//! let (mut child, port) = dynamic_port::smol::spawn(command)?;
+//! let port: u16 = match port.await {
+//!     Ok(port) => port,
+//!     Err(err) => {
+//!         child.kill()?; // a failed future leaves the child running
+//!         return Err(err.into());
+//!     }
+//! };
 //! # Ok(()) }
 //! ```
 
 use std::net::IpAddr;
 
 use ::smol::net::TcpListener;
+use ::smol::process::Child;
 use async_io::Async;
 
-use crate::{DynamicPortWriter, Error};
+use crate::spawn::{spawn_error, watched};
+use crate::{DynamicPortWriter, Error, PortFuture, SpawnOptions};
+
+/// Spawns `command` as a smol child with a new writer passed as the flag,
+/// and returns the child and the future of its port, watching the child:
+/// [`dynamic_port::spawn`](crate::spawn) for smol.
+///
+/// It takes the `std` command by value, because smol builds its own
+/// `Command` `From` one. smol's own reaper may collect the child's status
+/// first; the future still fails at once then, without the status.
+///
+/// # Errors
+///
+/// As [`dynamic_port::spawn`](crate::spawn).
+pub fn spawn(command: std::process::Command) -> Result<(Child, PortFuture), Error> {
+    spawn_with(command, SpawnOptions::new())
+}
+
+/// [`spawn`] with [`SpawnOptions`]: the env var instead of the flag, or a
+/// named writer.
+pub fn spawn_with(
+    mut command: std::process::Command,
+    options: SpawnOptions,
+) -> Result<(Child, PortFuture), Error> {
+    let (writer, port) = options.prepare(&mut command)?;
+    let program = std::process::Command::new(command.get_program());
+    let spawned = ::smol::process::Command::from(command).spawn();
+    drop(writer);
+    let child = spawned.map_err(|e| spawn_error(&program, e))?;
+    let port = watched(port, Some(child.id()));
+    Ok((child, port))
+}
 
 /// Binds `127.0.0.1:0` and, once `listen()` has returned, reports the port;
 /// returns smol's listener. See [`DynamicPortWriter::where_to_listen`].

@@ -131,8 +131,7 @@ impl SpawnOptions {
     ///
     /// As [`spawn`].
     pub fn spawn(&self, command: &mut Command) -> Result<(Child, PortFuture), Error> {
-        let (writer, port) = self.create()?;
-        self.pass(&writer, command);
+        let (writer, port) = self.prepare(command)?;
         let spawned = command.spawn();
         drop(writer);
         let child = spawned.map_err(|e| spawn_error(command, e))?;

@@ -211,3 +211,23 @@ mod tokio_parent {
         assert!(err.to_string().contains("tokio runtime"), "{err}");
     }
 }
+
+#[cfg(feature = "rt-smol")]
+#[test]
+fn smol_spawn_with_every_option() {
+    smol::block_on(async {
+        for options in every_option() {
+            let (mut spawned, port) =
+                dynamic_port::smol::spawn_with(child("serve"), options).unwrap();
+            let port = port.timeout(SAFETY).await.unwrap();
+            assert_eq!(greeting(port), port_line(port), "{options:?}");
+            assert!(spawned.status().await.unwrap().success());
+        }
+        let mut dying = Command::new("bash");
+        dying.args(["-c", "exit 6"]);
+        let (mut spawned, port) = dynamic_port::smol::spawn(dying).unwrap();
+        let err = port.timeout(SAFETY).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ChildExited, "{err}");
+        assert_eq!(spawned.status().await.unwrap().code(), Some(6));
+    });
+}
