@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond a Rust toolchain: bash and python3
-# (children in other languages) and coreutils (head, tr, sleep, cat).
+# (children in other languages) and coreutils (head, tr, sleep, cat, mkfifo).
 set -euo pipefail
 
 missing=()
-for tool in bash python3 head tr sleep cat; do
+for tool in bash sh python3 head tr sleep cat mkfifo; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -eq 0 ]; then

@@ -1,4 +1,4 @@
-//! The `--dynamic-port-writer` argument for clap 4 (the original's `flag`).
+//! The `--dynamic-port-writer` argument for clap 4.
 //!
 //! ## Feature flag
 //!

@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{self, WriterText};
+use crate::protocol::WriterText;
 use crate::DynamicPortWriter;
 
 /// The binary form's second element.
@@ -129,7 +129,7 @@ impl DynamicPortWriter {
     /// The most bytes [`to_postcard`](Self::to_postcard) produces for a
     /// named writer: its fd (1), tag (1), two `u64` varints (20), and the
     /// path with its length (2 + 4095).
-    pub const MAX_NAMED_POSTCARD_LEN: usize = 2 + 20 + 2 + protocol::MAX_FIFO_PATH_LEN;
+    pub const MAX_NAMED_POSTCARD_LEN: usize = 2 + 20 + 2 + crate::protocol::MAX_FIFO_PATH_LEN;
 
     /// The compact binary form: postcard bytes, at most 16 for a pipe
     /// writer (typically 5 to 7); a named writer's carries its path.

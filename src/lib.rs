@@ -1,22 +1,22 @@
 //! Learn the TCP port a child process bound to port 0, through an inherited pipe.
 //!
 //! A parent spawns a server child that listens on a port the operating system
-//! picks. The child reports that port up an anonymous pipe that only it
-//! inherited; the parent awaits it. There is no stdout to parse, no "free
-//! port" to race for, and no file to poll. A port of Jane Street Async's
-//! `Dynamic_port_writer`, without its hangs and leaks.
+//! picks. The child reports that port up a pipe that only it inherited; the
+//! parent awaits it, and fails at once if the child dies first. There is no
+//! stdout to parse, no "free port" to race for, and no file to poll.
 //!
 //! ```text
 //!  parent                                        child
 //!  ──────                                        ─────
-//!  let (writer, port) = create()?;
-//!  writer.pass_to(&mut command);   ── spawn ──▶  --dynamic-port-writer 7:pipe:123456
-//!  drop(writer);                                 let writer: DynamicPortWriter = arg.parse()?;
+//!  let (child, port) = spawn(&mut command)?;
+//!                                  ── spawn ──▶  --dynamic-port-writer 7:pipe:123456
+//!                                                let writer: DynamicPortWriter = arg.parse()?;
 //!                                                let listener = writer.where_to_listen()?;
 //!  let port = port.await?;        ◀── "54321\n" ── (sent once listen() has returned)
 //! ```
 //!
-//! - [`DynamicPortWriter`]: the pipe's write end; created in the parent, parsed in the child.
+//! - [`spawn`] and [`SpawnOptions`]: spawn a child with a writer, in one call that watches it.
+//! - [`DynamicPortWriter`]: where the child reports; created in the parent, parsed in the child.
 //! - [`PortFuture`]: the port the child will report; a future under any executor, or [`PortFuture::wait`].
 //! - [`Error`] and [`ErrorKind`]: what went wrong, with a message that says what to do.
 //! - [`protocol`]: the writer text and the report line, for children in other languages.
@@ -44,12 +44,15 @@
 //!         return Ok(());
 //!     }
 //!     // The parent.
-//!     let (writer, port) = DynamicPortWriter::create()?;
-//!     let mut command = Command::new(std::env::current_exe()?);
-//!     writer.pass_to(&mut command);
-//!     let mut child = command.spawn()?;
-//!     drop(writer); // now a child that dies makes `port` fail at once
-//!     let port = port.timeout(Duration::from_secs(30)).wait()?;
+//!     let (mut child, port) = dynamic_port::spawn(&mut Command::new(std::env::current_exe()?))?;
+//!     let port = match port.timeout(Duration::from_secs(30)).wait() {
+//!         Ok(port) => port,
+//!         Err(err) => {
+//!             let _ = child.kill(); // a failed future does not stop the child
+//!             child.wait()?;
+//!             return Err(err.into());
+//!         }
+//!     };
 //!     let mut greeting = String::new();
 //!     TcpStream::connect(("127.0.0.1", port))?.read_to_string(&mut greeting)?;
 //!     println!("the child listens on port {port} and says: {greeting}");
@@ -60,25 +63,33 @@
 //!
 //! # What it guarantees
 //!
-//! - **No hang.** Once the parent has dropped its writer, a child that exits,
-//!   crashes or is killed before reporting makes the [`PortFuture`] fail with
-//!   [`ErrorKind::ClosedWithoutReport`] at once; [`PortFuture::timeout`]
-//!   covers a child that hangs.
-//! - **No leak.** Both pipe ends are close-on-exec. Only the command given
-//!   [`pass_to`](DynamicPortWriter::pass_to), [`inherit`](DynamicPortWriter::inherit)
-//!   or [`pass_to_env`](DynamicPortWriter::pass_to_env) inherits the write
-//!   end, even while other threads spawn other children. The child marks it
-//!   close-on-exec again when it parses the writer, and closes it once it reported.
+//! - **No hang.** A child that [`spawn`] started (or that the future
+//!   [watches](PortFuture::watch)) and that exits, crashes or is killed
+//!   before reporting makes the [`PortFuture`] fail with
+//!   [`ErrorKind::ChildExited`] at once, with its exit code or signal, even
+//!   if a grandchild still holds the pipe. [`PortFuture::timeout`] covers a
+//!   child that hangs.
+//! - **No leak.** The parent's fds are close-on-exec. Only the command given
+//!   the writer inherits the write end, even while other threads spawn other
+//!   children. The child marks it close-on-exec again when it parses the
+//!   writer, and closes it once it reported.
 //! - **No garbage.** Malformed writer text and malformed reports are clear
-//!   errors, never a panic or a hang; a child that finds a fd which is not
-//!   the pipe it was given writes nothing.
+//!   errors, never a panic or a hang; a child that finds an fd (or a file)
+//!   which is not the one it was given writes nothing.
 //! - **Ready when told.** The port is reported after `listen()` returned, so
 //!   the parent may connect as soon as the future resolves.
 //! - **Loopback by default.** [`where_to_listen`](DynamicPortWriter::where_to_listen)
-//!   binds `127.0.0.1`, where the original bound `0.0.0.0`; use
-//!   [`where_to_listen_on`](DynamicPortWriter::where_to_listen_on) to choose.
+//!   binds `127.0.0.1`; use [`where_to_listen_on`](DynamicPortWriter::where_to_listen_on)
+//!   to choose.
+//! - **Cheap spawns from big parents.** A [named writer](DynamicPortWriter::create_named)
+//!   needs no `pre_exec` hook, so std spawns with `posix_spawn`, whose cost
+//!   does not grow with the parent's memory.
 //!
-//! Unix only (the implementation is tested on Linux).
+//! The child's life is the caller's: a failed or timed-out future does not
+//! stop the child.
+//!
+//! Unix only; built and tested on Linux, where [`PortFuture::watch`] uses a
+//! pidfd (elsewhere it looks at the child every 10 ms).
 //!
 //! # Cargo features
 //!
@@ -86,11 +97,11 @@
 //!
 //! | feature | gives |
 //! | --- | --- |
-//! | `rt-tokio` | module `tokio`: `where_to_listen` returning `tokio::net::TcpListener` |
-//! | `rt-async-std` | module `async_std`: returning `async_std::net::TcpListener` (async-std is discontinued upstream) |
-//! | `rt-smol` | module `smol`: returning `smol::net::TcpListener` |
+//! | `rt-tokio` | module `tokio`: `spawn` for `tokio::process::Command`; `where_to_listen` returning `tokio::net::TcpListener` |
+//! | `rt-async-std` | module `async_std`: `where_to_listen` returning `async_std::net::TcpListener` (async-std is discontinued upstream) |
+//! | `rt-smol` | module `smol`: `spawn` returning a `smol::process::Child`; `where_to_listen` returning `smol::net::TcpListener` |
 //! | `serde` | `Serialize`/`Deserialize` for [`DynamicPortWriter`], as its text |
-//! | `postcard` | `to_postcard`/`from_postcard`, at most 16 bytes; implies `serde` |
+//! | `postcard` | `to_postcard`/`from_postcard`, at most 16 bytes for a pipe writer; implies `serde` |
 //! | `clap` | module `clap`: the `--dynamic-port-writer` argument for clap 4 |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]

@@ -24,7 +24,7 @@
 //! port   = 1 to 5 ASCII digits, value 1..=65535
 //! ```
 //!
-//! `54321\n` (from `echo 54321 >&$FD`) and the original's `54321 \n` are both
+//! `54321\n` (from `echo 54321 >&$FD`) and `54321 \n` (Jane Street's form) are both
 //! accepted. The reader looks at no more than [`MAX_REPORT_LEN`] bytes and
 //! resolves at the first `\n`; anything after it is ignored.
 //!

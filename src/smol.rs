@@ -7,7 +7,7 @@
 //! dynamic-port = { version = "0.1", features = ["rt-smol"] }
 //! ```
 //!
-//! smol runs on `async-io`, the reactor [`PortFuture`](crate::PortFuture)
+//! smol runs on `async-io`, the reactor [`PortFuture`]
 //! uses too. In the parent, [`spawn`] builds a `smol::process::Command`
 //! from a `std` one (the only way smol takes a `std` command) and watches
 //! the child:

@@ -56,7 +56,7 @@ use crate::{DynamicPortWriter, Error, PortFuture, SpawnOptions};
 ///
 /// # Errors
 ///
-/// As [`dynamic_port::spawn`](crate::spawn); also [`ErrorKind::Io`] if it
+/// As [`dynamic_port::spawn`](crate::spawn); also [`ErrorKind::Io`](crate::ErrorKind::Io) if it
 /// is not called inside a tokio runtime.
 ///
 /// # Example

@@ -44,9 +44,12 @@ pub(crate) struct NamedDir {
 
 impl Drop for NamedDir {
     fn drop(&mut self) {
-        // All of it: a shell child whose `>` raced with our removal may have
-        // left a regular file in place of the FIFO.
-        let _ = std::fs::remove_dir_all(&self.path);
+        let _ = std::fs::remove_file(self.path.join(FIFO_NAME));
+        if std::fs::remove_dir(&self.path).is_err() {
+            // Not empty: a shell child whose `>` raced with the removal may
+            // have left a regular file. Remove whatever is there.
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
     }
 }
 
