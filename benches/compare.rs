@@ -107,6 +107,14 @@ fn child(args: &[String]) {
         }
         // Dies without reporting.
         "dynamic-port-exit" => std::process::exit(0),
+        // Leaves a grandchild holding the pipe, and dies without reporting.
+        "dynamic-port-orphan" => {
+            let writer: DynamicPortWriter = args[2].parse().unwrap();
+            let mut sleep = Command::new("sleep");
+            sleep.arg("0.2");
+            writer.inherit(&mut sleep).spawn().unwrap();
+            std::process::exit(0)
+        }
         _ => TcpListener::bind("127.0.0.1:0").unwrap(),
     };
     let port = listener.local_addr().unwrap().port();
@@ -257,6 +265,18 @@ fn dead_child_noticed() -> Sample {
     (noticed, None)
 }
 
+/// How long until `spawn` notices a child that exits without reporting
+/// while its grandchild still holds the pipe.
+fn orphaning_child_noticed() -> Sample {
+    let start = Instant::now();
+    let (child, port) = dynamic_port::spawn(&mut child_command("dynamic-port-orphan")).unwrap();
+    let err = port.timeout(SAFETY).wait().unwrap_err();
+    assert_eq!(err.kind(), dynamic_port::ErrorKind::ChildExited);
+    let noticed = start.elapsed();
+    reap(child);
+    (noticed, None)
+}
+
 fn median(samples: &mut [Duration]) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
@@ -319,7 +339,7 @@ impl Medians {
 }
 
 fn spawn_to_port(rounds: usize) {
-    let rows: [Row; 8] = [
+    let rows: [Row; 9] = [
         ("floor", "(d) floor: spawn, child binds and exits", floor),
         ("stdout", "(b) stdout line", with_stdout_line),
         (
@@ -346,6 +366,11 @@ fn spawn_to_port(rounds: usize) {
             "dead",
             "dynamic-port, child exits without reporting",
             dead_child_noticed,
+        ),
+        (
+            "orphan",
+            "dynamic-port `spawn`, child exits without reporting, a grandchild holds the pipe",
+            orphaning_child_noticed,
         ),
         (
             "stdout-forked",

@@ -171,3 +171,21 @@ fn every_runtime_listens_on_the_address_it_is_given() {
     assert_eq!(listener.local_addr().unwrap().ip(), any);
     assert_eq!(port.wait().unwrap(), listener.local_addr().unwrap().port());
 }
+
+#[test]
+fn every_runtime_child_reports_through_a_named_writer() {
+    for role in CHILDREN {
+        for options in [
+            dynamic_port::SpawnOptions::new().named(),
+            dynamic_port::SpawnOptions::new().named().env(),
+        ] {
+            let (mut spawned, port) = options.spawn(&mut child(role)).unwrap();
+            let port = port.timeout(SAFETY).wait().unwrap();
+            assert_eq!(support::greeting(port), support::port_line(port), "{role}");
+            assert!(
+                support::wait_with_deadline(&mut spawned).success(),
+                "{role}"
+            );
+        }
+    }
+}

@@ -173,6 +173,14 @@ mod tokio_parent {
         let (mut spawned, port) = dynamic_port::tokio::spawn(&mut command).unwrap();
         assert_eq!(port.await.unwrap(), 5555);
         assert!(spawned.wait().await.unwrap().success());
+        for options in every_option() {
+            let mut command = tokio::process::Command::from(python_server());
+            let (mut spawned, port) =
+                dynamic_port::tokio::spawn_with(&mut command, options).unwrap();
+            let port = port.timeout(SAFETY).await.unwrap();
+            assert_eq!(greeting(port), port_line(port), "{options:?}");
+            assert!(spawned.wait().await.unwrap().success());
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
