@@ -40,7 +40,11 @@ use crate::{DynamicPortWriter, Error, PortFuture, SpawnOptions};
 /// [`dynamic_port::spawn`](crate::spawn) for smol.
 ///
 /// It takes the `std` command by value, because smol builds its own
-/// `Command` `From` one. smol's own reaper may collect the child's status
+/// `Command` `From` one (smol's `Command` offers no `pre_exec`, which an
+/// inherited pipe needs). That conversion resets stdin, stdout and stderr
+/// to inherited: for other stdio, take the five steps of
+/// [`DynamicPortWriter::pass_to`], set the stdio on smol's `Command`, and
+/// [`watch`] the child. smol's own reaper may collect the child's status
 /// first; the future still fails at once then, without the status.
 ///
 /// # Errors
@@ -61,8 +65,29 @@ pub fn spawn_with(
     let spawned = ::smol::process::Command::from(command).spawn();
     drop(writer);
     let child = spawned.map_err(|e| spawn_error(&program, e))?;
-    let port = watched(port, Some(child.id()));
+    let port = watch(port, &child);
     Ok((child, port))
+}
+
+/// [`PortFuture::watch`] for a smol child: the future also fails once
+/// `child` exits without reporting. It never reaps the child.
+///
+/// ```no_run
+/// # async fn parent() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::process::Stdio;
+/// use dynamic_port::DynamicPortWriter;
+///
+/// let (writer, port) = DynamicPortWriter::create()?;
+/// let mut command = std::process::Command::new("my-server");
+/// writer.pass_to(&mut command);
+/// let mut command = smol::process::Command::from(command);
+/// let child = command.stdout(Stdio::null()).spawn()?;
+/// drop(writer);
+/// let port: u16 = dynamic_port::smol::watch(port, &child).await?;
+/// # Ok(()) }
+/// ```
+pub fn watch(port: PortFuture, child: &Child) -> PortFuture {
+    watched(port, Some(child.id()))
 }
 
 /// Binds `127.0.0.1:0` and, once `listen()` has returned, reports the port;
