@@ -118,7 +118,7 @@ pub mod clap;
 #[cfg(feature = "serde")]
 mod encodings;
 mod error;
-mod port_future;
+mod future;
 pub mod protocol;
 mod reactor;
 mod registry;
@@ -136,6 +136,6 @@ mod watch;
 mod writer;
 
 pub use crate::error::{Error, ErrorKind};
-pub use crate::port_future::PortFuture;
+pub use crate::future::{AddrFuture, AddrsFuture, LineFuture, PortFuture};
 pub use crate::spawn::{spawn, SpawnOptions};
 pub use crate::writer::DynamicPortWriter;

@@ -4,7 +4,7 @@
 use std::process::{Child, Command};
 
 use crate::error::Error;
-use crate::port_future::PortFuture;
+use crate::future::PortFuture;
 use crate::watch::Watch;
 use crate::writer::DynamicPortWriter;
 

@@ -5,15 +5,15 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::os::fd::RawFd;
 use std::path::Path;
 use std::process::Command;
 use std::str::FromStr;
 
 use crate::error::{Error, ErrorKind};
-use crate::port_future::PortFuture;
-use crate::protocol::{self, WriterText};
+use crate::future::PortFuture;
+use crate::protocol::{self, Item, WriterText};
 use crate::transport::fifo::FifoWriter;
 use crate::transport::pipe::PipeWriter;
 
@@ -366,7 +366,44 @@ impl DynamicPortWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn report(self, port: u16) -> Result<(), Error> {
-        let line = protocol::encode_report(port)?;
+        self.send(&protocol::encode_report(port)?)
+    }
+
+    /// Reports several named endpoints in one write, such as
+    /// `http=127.0.0.1:8080 admin=[::1]:9090`; the parent reads them with
+    /// [`PortFuture::addrs`].
+    ///
+    /// Everything is checked before anything is written: each name is 1 to
+    /// 32 of `a-z A-Z 0-9 _ - .`, no name comes twice, no port is 0, no IPv6
+    /// address has a scope id, and the whole report fits in 4096 bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::MalformedReport`] for a bad endpoint (nothing is
+    /// written), and the errors of [`report`](Self::report).
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use dynamic_port::DynamicPortWriter;
+    ///
+    /// let (writer, port) = DynamicPortWriter::create()?;
+    /// let http = TcpListener::bind("127.0.0.1:0")?;
+    /// let admin = TcpListener::bind("[::1]:0").or_else(|_| TcpListener::bind("127.0.0.1:0"))?;
+    /// writer.report_addrs(&[("http", http.local_addr()?), ("admin", admin.local_addr()?)])?;
+    /// let endpoints = port.addrs().wait()?;
+    /// assert_eq!(endpoints["admin"], admin.local_addr()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn report_addrs(self, addrs: &[(&str, SocketAddr)]) -> Result<(), Error> {
+        let named: Vec<(Option<&str>, SocketAddr)> = addrs
+            .iter()
+            .map(|&(name, addr)| (Some(name), addr))
+            .collect();
+        self.send(&protocol::encode_addrs(&named)?)
+    }
+
+    /// Sends a report line through this writer's transport.
+    fn send(&self, line: &str) -> Result<(), Error> {
         match &self.to {
             Transport::Pipe(pipe) => pipe.send(line.as_bytes()),
             Transport::Fifo(fifo) => fifo.send(line.as_bytes()),
@@ -401,10 +438,20 @@ impl DynamicPortWriter {
         self.where_to_listen_on(Self::DEFAULT_IP)
     }
 
-    /// Binds `ip:0` and, once `listen()` has returned, reports the port.
+    /// Binds `ip:0` and, once `listen()` has returned, reports where it listens.
     ///
     /// `0.0.0.0` listens on every IPv4 interface; `::1` and `::` work too.
     /// On failure the listener is closed, as for [`where_to_listen`](Self::where_to_listen).
+    ///
+    /// # What it reports
+    ///
+    /// For `127.0.0.1`, `0.0.0.0` and `::`, the bare port, as every version
+    /// and every parent in any language expects: a parent connects to a bare
+    /// port on `127.0.0.1`, where such a server is reachable. For any other
+    /// address (`::1`, `127.0.0.2`, an interface's address), the whole
+    /// address, such as `[::1]:54321`, because `127.0.0.1` would not reach
+    /// the server: [`PortFuture::addr`] then gives that address, and a plain
+    /// [`PortFuture`] still gives the port.
     ///
     /// ```
     /// use std::net::{IpAddr, Ipv6Addr};
@@ -430,13 +477,18 @@ impl DynamicPortWriter {
         let address = (ip, 0);
         let listener = TcpListener::bind(address)
             .map_err(|e| Error::io(format!("could not listen on {ip} port 0"), e))?;
-        let port = listener
+        let local = listener
             .local_addr()
-            .map_err(|e| Error::io("could not read the listener's address", e))?
-            .port();
+            .map_err(|e| Error::io("could not read the listener's address", e))?;
         let listener = convert(listener)
             .map_err(|e| Error::io("could not hand the listener to the runtime", e))?;
-        self.report(port)?;
+        let bare = ip == Self::DEFAULT_IP || ip.is_unspecified();
+        let item = if bare {
+            Item::Port(local.port())
+        } else {
+            Item::Addr(local)
+        };
+        self.send(&protocol::encode_item(item)?)?;
         Ok(listener)
     }
 

@@ -127,84 +127,202 @@ proptest! {
     ) {
         prop_assert_eq!(read_like_port_future(&bytes, &splits), report_model(&bytes));
     }
+
+    #[test]
+    fn named_reports_resolve_as_the_model_says_however_they_are_split(
+        (bytes, splits) in report_bytes_and_splits()
+    ) {
+        prop_assert_eq!(read_like_addrs(&bytes, &splits), addrs_model(&bytes));
+    }
 }
 
 /// Report bytes near the grammar as often as arbitrary, and read sizes.
 fn report_bytes_and_splits() -> impl Strategy<Value = (Vec<u8>, Vec<usize>)> {
     /// The bytes that matter to the grammar, to pick from.
-    const NEAR: &[u8] = b"0123456789 \t\n-+\rx";
+    const NEAR: &[u8] = b"0123456789 \t\n\0-+\rx=.:[]af";
     let near = |bytes: Vec<u8>| -> Vec<u8> {
         bytes
             .into_iter()
             .map(|b| NEAR[b as usize % NEAR.len()])
             .collect()
     };
+    let item = prop_oneof![
+        (0u32..100_000).prop_map(|port| port.to_string()),
+        (any::<[u8; 4]>(), 0u32..70_000).prop_map(|(ip, port)| format!("{}:{port}", std::net::Ipv4Addr::from(ip))),
+        (any::<[u16; 8]>(), 0u32..70_000).prop_map(|(ip, port)| format!("[{}]:{port}", std::net::Ipv6Addr::from(ip))),
+        Just("[::1]:80".to_owned()),
+        Just("::1:80".to_owned()),
+        Just("127.0.0.1".to_owned()),
+    ];
+    let named = (proptest::option::of("[a-zA-Z0-9_.-]{0,34}|[a-z=é]{1,3}"), item)
+        .prop_map(|(name, item)| match name {
+            Some(name) => format!("{name}={item}"),
+            None => item,
+        });
     let bytes = prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..100),
         proptest::collection::vec(any::<u8>(), 0..80).prop_map(near),
-        // digits (maybe zero-padded), blanks, maybe a newline, a byte after
+        // digits (maybe zero-padded), blanks, maybe an end, a byte after
         (
             0u32..10_000_000,
             0usize..9,
             0usize..70,
-            any::<bool>(),
+            0u8..3,
             any::<u8>()
         )
-            .prop_map(|(number, width, blanks, newline, after)| {
+            .prop_map(|(number, width, blanks, end, after)| {
                 let mut line = format!("{number:0width$}").into_bytes();
                 line.extend(std::iter::repeat_n(b' ', blanks));
-                if newline {
-                    line.push(b'\n');
+                match end {
+                    0 => line.push(b'\n'),
+                    1 => line.push(0),
+                    _ => {}
                 }
                 line.push(after);
                 line
             }),
         (0u32..100_000).prop_map(|port| format!("{port}\n").into_bytes()),
+        // one to four items, named or not, joined by one or two blanks
+        (proptest::collection::vec(named, 1..5), any::<bool>(), 0u8..3).prop_map(|(items, wide, end)| {
+            let mut line = items.join(if wide { "  " } else { " " }).into_bytes();
+            match end {
+                0 => line.push(b'\n'),
+                1 => line.push(0),
+                _ => {}
+            }
+            line
+        }),
     ];
     (bytes, proptest::collection::vec(1usize..70, 1..10))
 }
 
-/// What the protocol says `bytes` (the whole stream, then its end) yields.
-fn report_model(bytes: &[u8]) -> Result<u16, ErrorKind> {
-    let window = &bytes[..bytes.len().min(MAX_REPORT_LEN)];
-    let line = match window.iter().position(|&b| b == b'\n') {
+/// One item of the model: a bare port, or an address.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum ModelItem {
+    Port(u16),
+    Addr(std::net::SocketAddr),
+}
+
+/// The report grammar, written independently of `protocol`: the items of
+/// the report in `bytes` (the whole stream, then its end), given that at
+/// most `max` bytes of report may come before its end.
+fn items_model(bytes: &[u8], max: usize) -> Result<Vec<(Option<String>, ModelItem)>, ErrorKind> {
+    let window = &bytes[..bytes.len().min(max + 1)];
+    let line = match window.iter().position(|&b| b == b'\n' || b == 0) {
         Some(end) => &window[..end],
-        None if bytes.len() >= MAX_REPORT_LEN => return Err(ErrorKind::MalformedReport),
+        None if bytes.len() > max => return Err(ErrorKind::MalformedReport),
         None if bytes.is_empty() => return Err(ErrorKind::ClosedWithoutReport),
         None => bytes,
     };
-    let digits = line.iter().take_while(|b| b.is_ascii_digit()).count();
-    let blanks_only = line[digits..].iter().all(|&b| b == b' ' || b == b'\t');
-    if !(1..=5).contains(&digits) || !blanks_only {
+    let text = std::str::from_utf8(line).map_err(|_| ErrorKind::MalformedReport)?;
+    let text = text.trim_end_matches([' ', '\t']);
+    if text.is_empty() {
         return Err(ErrorKind::MalformedReport);
     }
-    match std::str::from_utf8(&line[..digits])
-        .unwrap()
-        .parse::<u32>()
-        .unwrap()
-    {
-        port @ 1..=65535 => Ok(port as u16),
+    let port = |digits: &str| -> Option<u16> {
+        if digits.is_empty() || digits.len() > 5 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        match digits.parse::<u32>().ok()? {
+            port @ 1..=65535 => Some(port as u16),
+            _ => None,
+        }
+    };
+    let addr = |token: &str| -> Option<ModelItem> {
+        if let Some(port) = port(token) {
+            return Some(ModelItem::Port(port));
+        }
+        let (host, digits) = token.rsplit_once(':')?;
+        let ip: std::net::IpAddr = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(v6) => std::net::IpAddr::V6(v6.parse().ok()?),
+            None if host.contains(':') => return None,
+            None => std::net::IpAddr::V4(host.parse().ok()?),
+        };
+        Some(ModelItem::Addr(std::net::SocketAddr::new(ip, port(digits)?)))
+    };
+    text.split(' ')
+        .map(|token| {
+            let item = match token.split_once('=') {
+                Some((name, rest)) => {
+                    let name_ok = (1..=32).contains(&name.len())
+                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+                    match addr(rest) {
+                        Some(ModelItem::Addr(a)) if name_ok => (Some(name.to_owned()), ModelItem::Addr(a)),
+                        _ => return Err(ErrorKind::MalformedReport),
+                    }
+                }
+                None => (None, addr(token).ok_or(ErrorKind::MalformedReport)?),
+            };
+            Ok(item)
+        })
+        .collect()
+}
+
+/// What the protocol says a plain `PortFuture` gets from `bytes`.
+fn report_model(bytes: &[u8]) -> Result<u16, ErrorKind> {
+    match items_model(bytes, MAX_REPORT_LEN - 1)?.as_slice() {
+        [(None, ModelItem::Port(port))] => Ok(*port),
+        [(None, ModelItem::Addr(addr))] => Ok(addr.port()),
         _ => Err(ErrorKind::MalformedReport),
     }
 }
 
-/// Feeds `bytes` to `parse_report` the way `PortFuture` reads them: reads
-/// of the sizes in `splits` (cycled), never past the 64-byte buffer.
-fn read_like_port_future(bytes: &[u8], splits: &[usize]) -> Result<u16, ErrorKind> {
+/// What the protocol says `addrs()` gets from `bytes`: names, or positions.
+fn addrs_model(bytes: &[u8]) -> Result<Vec<(String, u16)>, ErrorKind> {
+    let items = items_model(bytes, protocol::MAX_LINE_LEN)?;
+    let mut names = Vec::new();
+    for (position, (name, item)) in items.into_iter().enumerate() {
+        let name = name.unwrap_or_else(|| position.to_string());
+        if names.iter().any(|(n, _)| *n == name) {
+            return Err(ErrorKind::MalformedReport);
+        }
+        let port = match item {
+            ModelItem::Port(port) => port,
+            ModelItem::Addr(addr) => addr.port(),
+        };
+        names.push((name, port));
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Feeds `bytes` to `parse` the way the futures read them: reads of the
+/// sizes in `splits` (cycled), never past `capacity` bytes.
+fn read_like_a_future<T>(
+    bytes: &[u8],
+    splits: &[usize],
+    capacity: usize,
+    parse: impl Fn(&[u8], bool) -> Result<Option<T>, dynamic_port::Error>,
+) -> Result<T, ErrorKind> {
     let mut received = Vec::new();
     let mut offset = 0;
     for split in splits.iter().cycle() {
-        let room = MAX_REPORT_LEN - received.len();
+        let room = capacity - received.len();
         let read = (*split).min(room).min(bytes.len() - offset);
         received.extend_from_slice(&bytes[offset..offset + read]);
         offset += read;
-        match protocol::parse_report(&received, read == 0) {
+        match parse(&received, read == 0) {
             Ok(None) => continue,
-            Ok(Some(port)) => return Ok(port),
+            Ok(Some(report)) => return Ok(report),
             Err(err) => return Err(err.kind()),
         }
     }
     unreachable!("cycle never ends")
+}
+
+/// Feeds `bytes` to `parse_report` the way `PortFuture` reads them.
+fn read_like_port_future(bytes: &[u8], splits: &[usize]) -> Result<u16, ErrorKind> {
+    read_like_a_future(bytes, splits, MAX_REPORT_LEN, protocol::parse_report)
+}
+
+/// Feeds `bytes` to the items grammar the way `addrs()` reads them.
+fn read_like_addrs(bytes: &[u8], splits: &[usize]) -> Result<Vec<(String, u16)>, ErrorKind> {
+    let map = read_like_a_future(bytes, splits, protocol::MAX_LINE_LEN + 1, |bytes, end| {
+        protocol::parse_items_report(bytes, end)?
+            .map(|items| protocol::endpoints(items, bytes))
+            .transpose()
+    })?;
+    Ok(map.into_iter().map(|(name, addr)| (name, addr.port())).collect())
 }
 
 proptest! {

@@ -1,0 +1,217 @@
+//! The writer text: what `DynamicPortWriter` prints and parses.
+
+use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
+
+use super::quote;
+use crate::error::{Error, ErrorKind};
+
+/// The longest pipe writer text accepted: `FD:pipe:INODE` with a 10-digit
+/// fd and a 20-digit inode is 36 bytes.
+const MAX_PIPE_WRITER_LEN: usize = 64;
+
+/// The longest FIFO path accepted, in bytes (Linux's `PATH_MAX` less its NUL).
+pub const MAX_FIFO_PATH_LEN: usize = 4095;
+
+/// The word between the fd and the inode in the writer text.
+const PIPE_TAG: &str = "pipe";
+
+/// What starts a named writer's text.
+const FIFO_PREFIX: &str = "fifo:";
+
+/// A writer text, parsed: where a child reports.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WriterText {
+    /// An inherited pipe's write end (`FD:pipe:INODE`, or the bare `FD`).
+    Pipe {
+        /// The fd number, the same in parent and child.
+        fd: RawFd,
+        /// The pipe's inode; `None` for the bare form.
+        inode: Option<u64>,
+    },
+    /// A named writer: a FIFO the child opens by path (`fifo:DEV:INODE:PATH`).
+    Fifo {
+        /// The device number of the file system that holds the FIFO.
+        dev: u64,
+        /// The FIFO's inode number.
+        inode: u64,
+        /// Where the FIFO is: an absolute path.
+        path: PathBuf,
+    },
+}
+
+/// Prints the writer text of the [module docs](self).
+///
+/// A FIFO path that is not UTF-8 is printed lossily (and then does not parse
+/// back to the same path); the paths [`create_named`](crate::DynamicPortWriter::create_named)
+/// makes always are UTF-8.
+pub fn format_writer(writer: &WriterText) -> String {
+    match writer {
+        WriterText::Pipe {
+            fd,
+            inode: Some(inode),
+        } => format!("{fd}:{PIPE_TAG}:{inode}"),
+        WriterText::Pipe { fd, inode: None } => fd.to_string(),
+        WriterText::Fifo { dev, inode, path } => {
+            format!("{FIFO_PREFIX}{dev}:{inode}:{}", path.display())
+        }
+    }
+}
+
+/// The error for text that is not a writer, quoting (the start of) it.
+fn malformed_writer(text: &str, why: &str) -> Error {
+    Error::new(
+        ErrorKind::MalformedWriter,
+        format!(
+            "{} is not a dynamic port writer ({why}); expected what DynamicPortWriter prints, \
+             such as `7:pipe:123456`",
+            quote(text.as_bytes())
+        ),
+    )
+}
+
+/// Parses the writer text.
+///
+/// Accepts exactly the forms in the [module docs](self); anything else is
+/// an [`ErrorKind::MalformedWriter`] error that quotes (the start of) the text.
+pub fn parse_writer(text: &str) -> Result<WriterText, Error> {
+    let malformed = |why: &str| malformed_writer(text, why);
+    if text.is_empty() {
+        return Err(malformed("it is empty"));
+    }
+    if let Some(rest) = text.strip_prefix(FIFO_PREFIX) {
+        return parse_fifo_writer(text, rest);
+    }
+    if text.len() > MAX_PIPE_WRITER_LEN {
+        return Err(malformed("it is too long"));
+    }
+    let mut parts = text.split(':');
+    let fd_text = parts.next().unwrap_or_default();
+    let fd = parse_decimal(fd_text)
+        .and_then(|fd| RawFd::try_from(fd).ok())
+        .ok_or_else(|| malformed("the fd must be a decimal number from 0 to 2147483647"))?;
+    match (parts.next(), parts.next(), parts.next()) {
+        (None, _, _) => Ok(WriterText::Pipe { fd, inode: None }),
+        (Some(PIPE_TAG), Some(inode), None) => {
+            let inode = parse_decimal(inode)
+                .ok_or_else(|| malformed("the pipe's inode must be a decimal number"))?;
+            Ok(WriterText::Pipe {
+                fd,
+                inode: Some(inode),
+            })
+        }
+        _ => Err(malformed(
+            "after the fd, only `:pipe:` and an inode may follow",
+        )),
+    }
+}
+
+/// Parses `DEV:INODE:PATH`, the `rest` of a named writer's `text`.
+fn parse_fifo_writer(text: &str, rest: &str) -> Result<WriterText, Error> {
+    let malformed = |why: &str| malformed_writer(text, why);
+    let mut parts = rest.splitn(3, ':');
+    let (Some(dev), Some(inode), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(malformed("a named writer is `fifo:DEV:INODE:PATH`"));
+    };
+    let dev = parse_decimal(dev)
+        .ok_or_else(|| malformed("the FIFO's device must be a decimal number"))?;
+    let inode = parse_decimal(inode)
+        .ok_or_else(|| malformed("the FIFO's inode must be a decimal number"))?;
+    if path.len() > MAX_FIFO_PATH_LEN {
+        return Err(malformed("the path is too long"));
+    }
+    if !Path::new(path).is_absolute() {
+        return Err(malformed("the FIFO's path must be absolute"));
+    }
+    if path.chars().any(char::is_control) {
+        return Err(malformed("the path holds a control character"));
+    }
+    Ok(WriterText::Fifo {
+        dev,
+        inode,
+        path: PathBuf::from(path),
+    })
+}
+
+/// Parses a non-empty run of ASCII digits as a `u64`; `None` on anything else or overflow.
+fn parse_decimal(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writer_text_round_trips_both_forms() {
+        for (fd, inode) in [(7, Some(123456)), (3, None), (i32::MAX, Some(u64::MAX))] {
+            let writer = WriterText::Pipe { fd, inode };
+            assert_eq!(parse_writer(&format_writer(&writer)).unwrap(), writer);
+        }
+        for path in ["/dev/shm/dynamic-port-1/port", "/a:b/c:d", "/"] {
+            let writer = WriterText::Fifo {
+                dev: u64::MAX,
+                inode: 1,
+                path: path.into(),
+            };
+            assert_eq!(parse_writer(&format_writer(&writer)).unwrap(), writer);
+        }
+    }
+
+    #[test]
+    fn bad_writer_text_is_malformed_writer() {
+        let ten_megabytes = "9".repeat(10 << 20);
+        for bad in [
+            "",
+            "-1",
+            "+7",
+            "7x",
+            " 7",
+            "7 ",
+            "7\n",
+            "7\0",
+            "\0",
+            "99999999999999999999",
+            "2147483648",
+            "7:",
+            "7:pipe",
+            "7:pipe:",
+            "7:pipe:x",
+            "7:pipe:1:2",
+            "7:pip:1",
+            "7:pipe:-1",
+            "7:pipe:99999999999999999999",
+            ":pipe:1",
+            "٣",
+            ten_megabytes.as_str(),
+            "fifo:",
+            "fifo:1:2",
+            "fifo:1:2:",
+            "fifo:1:2:relative/port",
+            "fifo:x:2:/p",
+            "fifo:1:-2:/p",
+            "fifo:1:2:/p\nq",
+            "fifo:1:2:/p\0",
+            "fifo::2:/p",
+            "FIFO:1:2:/p",
+        ] {
+            let err = parse_writer(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::MalformedWriter, "{bad:?}");
+            assert!(err.to_string().len() < 400, "message too long for {bad:?}");
+        }
+        let long_path = format!("fifo:1:2:/{}", "p".repeat(MAX_FIFO_PATH_LEN));
+        assert_eq!(
+            parse_writer(&long_path).unwrap_err().kind(),
+            ErrorKind::MalformedWriter
+        );
+        let huge = format!("fifo:1:2:/{}", "p".repeat(10 << 20));
+        assert_eq!(
+            parse_writer(&huge).unwrap_err().kind(),
+            ErrorKind::MalformedWriter
+        );
+    }
+}
