@@ -70,6 +70,25 @@ fn parsing(c: &mut Criterion) {
     c.bench_function("parse report line 54321\\n", |b| {
         b.iter(|| protocol::parse_report(black_box(b"54321\n"), false).unwrap())
     });
+    c.bench_function("parse report line [::1]:54321\\n (one address)", |b| {
+        b.iter(|| protocol::parse_report(black_box(b"[::1]:54321\n"), false).unwrap())
+    });
+    c.bench_function(
+        "parse named report http=127.0.0.1:8080 admin=[::1]:9090",
+        |b| {
+            let line = b"http=127.0.0.1:8080 admin=[::1]:9090\n";
+            b.iter(|| {
+                let items = protocol::parse_items_report(black_box(line), false)
+                    .unwrap()
+                    .unwrap();
+                protocol::endpoints(items, line).unwrap()
+            })
+        },
+    );
+    c.bench_function("parse a line of 100 bytes", |b| {
+        let line = [b"x".repeat(100).as_slice(), b"\n"].concat();
+        b.iter(|| protocol::parse_line(black_box(&line), false).unwrap())
+    });
     c.bench_function("encode report line", |b| {
         b.iter(|| protocol::encode_report(black_box(54321)).unwrap())
     });

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond a Rust toolchain: bash and python3
-# (children in other languages) and coreutils (head, tr, sleep, cat, mkfifo).
+# Installs what the tests need beyond a Rust toolchain: bash, sh and python3
+# (children in other languages), coreutils (head, tr, sleep, cat, mkfifo),
+# and dbus-daemon with its session config (a real program that reports its
+# address on an inherited fd, in tests/real_programs.rs).
 set -euo pipefail
 
 missing=()
-for tool in bash sh python3 head tr sleep cat mkfifo; do
+for tool in bash sh python3 head tr sleep cat mkfifo dbus-daemon; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+[ -f /usr/share/dbus-1/session.conf ] || missing+=("dbus session config")
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "ci/install-deps.sh: bash, python3 and coreutils are present"
+  echo "ci/install-deps.sh: everything the tests need is present"
   exit 0
 fi
 echo "ci/install-deps.sh: installing for: ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq bash python3 coreutils
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+  bash python3 coreutils dbus-daemon dbus-session-bus-common

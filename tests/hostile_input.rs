@@ -148,13 +148,18 @@ fn report_bytes_and_splits() -> impl Strategy<Value = (Vec<u8>, Vec<usize>)> {
     };
     let item = prop_oneof![
         (0u32..100_000).prop_map(|port| port.to_string()),
-        (any::<[u8; 4]>(), 0u32..70_000).prop_map(|(ip, port)| format!("{}:{port}", std::net::Ipv4Addr::from(ip))),
-        (any::<[u16; 8]>(), 0u32..70_000).prop_map(|(ip, port)| format!("[{}]:{port}", std::net::Ipv6Addr::from(ip))),
+        (any::<[u8; 4]>(), 0u32..70_000)
+            .prop_map(|(ip, port)| format!("{}:{port}", std::net::Ipv4Addr::from(ip))),
+        (any::<[u16; 8]>(), 0u32..70_000)
+            .prop_map(|(ip, port)| format!("[{}]:{port}", std::net::Ipv6Addr::from(ip))),
         Just("[::1]:80".to_owned()),
         Just("::1:80".to_owned()),
         Just("127.0.0.1".to_owned()),
     ];
-    let named = (proptest::option::of("[a-zA-Z0-9_.-]{0,34}|[a-z=é]{1,3}"), item)
+    let named = (
+        proptest::option::of("[a-zA-Z0-9_.-]{0,34}|[a-z=é]{1,3}"),
+        item,
+    )
         .prop_map(|(name, item)| match name {
             Some(name) => format!("{name}={item}"),
             None => item,
@@ -163,14 +168,8 @@ fn report_bytes_and_splits() -> impl Strategy<Value = (Vec<u8>, Vec<usize>)> {
         proptest::collection::vec(any::<u8>(), 0..100),
         proptest::collection::vec(any::<u8>(), 0..80).prop_map(near),
         // digits (maybe zero-padded), blanks, maybe an end, a byte after
-        (
-            0u32..10_000_000,
-            0usize..9,
-            0usize..70,
-            0u8..3,
-            any::<u8>()
-        )
-            .prop_map(|(number, width, blanks, end, after)| {
+        (0u32..10_000_000, 0usize..9, 0usize..70, 0u8..3, any::<u8>()).prop_map(
+            |(number, width, blanks, end, after)| {
                 let mut line = format!("{number:0width$}").into_bytes();
                 line.extend(std::iter::repeat_n(b' ', blanks));
                 match end {
@@ -180,18 +179,24 @@ fn report_bytes_and_splits() -> impl Strategy<Value = (Vec<u8>, Vec<usize>)> {
                 }
                 line.push(after);
                 line
-            }),
+            }
+        ),
         (0u32..100_000).prop_map(|port| format!("{port}\n").into_bytes()),
         // one to four items, named or not, joined by one or two blanks
-        (proptest::collection::vec(named, 1..5), any::<bool>(), 0u8..3).prop_map(|(items, wide, end)| {
-            let mut line = items.join(if wide { "  " } else { " " }).into_bytes();
-            match end {
-                0 => line.push(b'\n'),
-                1 => line.push(0),
-                _ => {}
-            }
-            line
-        }),
+        (
+            proptest::collection::vec(named, 1..5),
+            any::<bool>(),
+            0u8..3
+        )
+            .prop_map(|(items, wide, end)| {
+                let mut line = items.join(if wide { "  " } else { " " }).into_bytes();
+                match end {
+                    0 => line.push(b'\n'),
+                    1 => line.push(0),
+                    _ => {}
+                }
+                line
+            }),
     ];
     (bytes, proptest::collection::vec(1usize..70, 1..10))
 }
@@ -238,16 +243,23 @@ fn items_model(bytes: &[u8], max: usize) -> Result<Vec<(Option<String>, ModelIte
             None if host.contains(':') => return None,
             None => std::net::IpAddr::V4(host.parse().ok()?),
         };
-        Some(ModelItem::Addr(std::net::SocketAddr::new(ip, port(digits)?)))
+        Some(ModelItem::Addr(std::net::SocketAddr::new(
+            ip,
+            port(digits)?,
+        )))
     };
     text.split(' ')
         .map(|token| {
             let item = match token.split_once('=') {
                 Some((name, rest)) => {
                     let name_ok = (1..=32).contains(&name.len())
-                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+                        && name
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
                     match addr(rest) {
-                        Some(ModelItem::Addr(a)) if name_ok => (Some(name.to_owned()), ModelItem::Addr(a)),
+                        Some(ModelItem::Addr(a)) if name_ok => {
+                            (Some(name.to_owned()), ModelItem::Addr(a))
+                        }
                         _ => return Err(ErrorKind::MalformedReport),
                     }
                 }
@@ -322,7 +334,10 @@ fn read_like_addrs(bytes: &[u8], splits: &[usize]) -> Result<Vec<(String, u16)>,
             .map(|items| protocol::endpoints(items, bytes))
             .transpose()
     })?;
-    Ok(map.into_iter().map(|(name, addr)| (name, addr.port())).collect())
+    Ok(map
+        .into_iter()
+        .map(|(name, addr)| (name, addr.port()))
+        .collect())
 }
 
 proptest! {

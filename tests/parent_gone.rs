@@ -9,8 +9,20 @@ use std::process::{Command, Stdio};
 use dynamic_port::DynamicPortWriter;
 use support::{child, marker, stdout_of, wait_for_marker, wait_with_deadline};
 
+/// Held by every test here that drops a future while a child may report:
+/// a child that another test is forking at that moment holds a copy of every
+/// fd of this process until it execs, the read end too, and a report in
+/// that instant would succeed.
+static NO_FORK_MEANWHILE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`NO_FORK_MEANWHILE`].
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    NO_FORK_MEANWHILE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Spawns a child that reports when told; drops the future, then tells it.
 fn report_after_the_future_is_dropped(role: &str) -> String {
+    let _alone = alone();
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let mut command = child(role);
     command.stdin(Stdio::piped()).stdout(Stdio::piped());
@@ -50,6 +62,7 @@ fn dropped_future_in_the_creating_process_is_an_error() {
 /// What a bash child sees when nobody reads any more: `echo >&$FD` raises
 /// SIGPIPE, which kills bash unless the script ignores it.
 fn bash_reports_to_nobody(script: &str) -> (std::process::ExitStatus, String) {
+    let _alone = alone();
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let mut command = Command::new("bash");
     command
@@ -87,6 +100,7 @@ fn bash_child_that_ignores_sigpipe_sees_a_failed_echo_and_goes_on() {
 /// Spawns a parent playing `role`, which spawns a child; kills the parent
 /// once the child runs; returns what the child printed afterwards.
 fn report_after_the_parent_is_killed(role: &str) -> String {
+    let _alone = alone();
     let mut parent = child(role);
     parent.stdout(Stdio::piped());
     let mut parent = parent.spawn().unwrap();

@@ -77,6 +77,9 @@ const LINE: Grammar<String> = Grammar {
 ///
 /// Dropping the future closes its end, so a child that reports later gets
 /// [`ErrorKind::Abandoned`](crate::ErrorKind::Abandoned) instead of blocking.
+/// (One exception: a child that another thread of the parent is spawning
+/// through `fork` holds a copy of every fd until it execs; a report in that
+/// instant succeeds, into a pipe nobody reads.)
 ///
 /// # The child's life is yours
 ///

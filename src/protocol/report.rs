@@ -159,7 +159,33 @@ pub fn encode_addrs(addrs: &[(Option<&str>, SocketAddr)]) -> Result<String, Erro
 /// what arrived counts as the whole report. At most [`MAX_REPORT_LEN`] bytes
 /// are looked at; anything after the end is ignored.
 pub fn parse_report(bytes: &[u8], end_of_stream: bool) -> Result<Option<u16>, Error> {
+    if let Some(port) = ended_bare_port(bytes) {
+        return Ok(Some(port));
+    }
     parse_one(bytes, end_of_stream).map(|item| item.map(Item::port))
+}
+
+/// The common case in one pass: a valid bare port, blanks, and its end
+/// within [`MAX_REPORT_LEN`] bytes. `None` for anything else, which the full
+/// parse then handles.
+fn ended_bare_port(bytes: &[u8]) -> Option<u16> {
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if !(1..=5).contains(&digits) {
+        return None;
+    }
+    let blanks = bytes[digits..]
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    let end = digits + blanks;
+    if end >= MAX_REPORT_LEN || !matches!(bytes.get(end), Some(b'\n' | 0)) {
+        return None;
+    }
+    // Five ASCII digits always fit in a u32.
+    let port = bytes[..digits]
+        .iter()
+        .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
+    u16::try_from(port).ok().filter(|&port| port != 0)
 }
 
 /// Parses the bytes read so far as a report of one item (a bare port or one
@@ -168,6 +194,14 @@ pub fn parse_one(bytes: &[u8], end_of_stream: bool) -> Result<Option<Item>, Erro
     let Some(line) = take_line(bytes, end_of_stream, MAX_REPORT_LEN - 1, false)? else {
         return Ok(None);
     };
+    // The common case, a bare port, without allocating.
+    let digits = line.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits > 0 && line[digits..].iter().all(|&b| b == b' ' || b == b'\t') {
+        return match parse_port(&line[..digits]) {
+            Ok(port) => Ok(Some(Item::Port(port))),
+            Err(why) => Err(malformed(line, &why)),
+        };
+    }
     let mut items = parse_items(line)?;
     if items.iter().any(|(name, _)| name.is_some()) {
         return Err(malformed(

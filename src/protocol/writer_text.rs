@@ -41,7 +41,7 @@ pub enum WriterText {
     },
 }
 
-/// Prints the writer text of the [module docs](self).
+/// Prints the writer text of the [module docs](crate::protocol).
 ///
 /// A FIFO path that is not UTF-8 is printed lossily (and then does not parse
 /// back to the same path); the paths [`create_named`](crate::DynamicPortWriter::create_named)
@@ -73,7 +73,7 @@ fn malformed_writer(text: &str, why: &str) -> Error {
 
 /// Parses the writer text.
 ///
-/// Accepts exactly the forms in the [module docs](self); anything else is
+/// Accepts exactly the forms in the [module docs](crate::protocol); anything else is
 /// an [`ErrorKind::MalformedWriter`] error that quotes (the start of) the text.
 pub fn parse_writer(text: &str) -> Result<WriterText, Error> {
     let malformed = |why: &str| malformed_writer(text, why);

@@ -57,7 +57,12 @@ pub fn spawn_and_wait(
 
 /// Connects to a "serve" child on `port` and returns the line it sends.
 pub fn greeting(port: u16) -> String {
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the child");
+    greeting_at(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// Connects to a serving child at `addr` and returns the line it sends.
+pub fn greeting_at(addr: std::net::SocketAddr) -> String {
+    let stream = TcpStream::connect(addr).expect("connect to the child");
     stream.set_read_timeout(Some(SAFETY)).unwrap();
     let mut line = String::new();
     BufReader::new(stream).read_line(&mut line).unwrap();
@@ -294,6 +299,25 @@ fn play(role: &str) {
                 .where_to_listen_on(std::net::Ipv6Addr::LOCALHOST.into())
                 .unwrap(),
         ),
+        // Two real listeners (admin on ::1 where there is IPv6), reported by
+        // name; each answers one connection with its name and port.
+        "serve-two" => {
+            let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let admin = std::net::TcpListener::bind("[::1]:0")
+                .or_else(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
+            given_writer()
+                .report_addrs(&[
+                    ("http", http.local_addr().unwrap()),
+                    ("admin", admin.local_addr().unwrap()),
+                ])
+                .unwrap();
+            for (name, listener) in [("http", http), ("admin", admin)] {
+                let (mut stream, _) = listener.accept().unwrap();
+                let port = listener.local_addr().unwrap().port();
+                write!(stream, "{name} {}", port_line(port)).unwrap();
+            }
+        }
         // Die before reporting, in every way.
         "exit" => std::process::exit(0),
         // Make a named writer, say where its directory is, and resolve it.

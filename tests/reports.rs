@@ -1,0 +1,227 @@
+//! Reports beyond one port, from real children: NUL and newline endings,
+//! `line()` for programs with their own format, `addr()`, `addrs()` for
+//! several named endpoints, and bad reports, each an error at once.
+//!
+//! The shell children here keep the pipe open after they write (they
+//! sleep), so a future that resolves did so without end of stream.
+
+mod support;
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+
+use dynamic_port::{ErrorKind, PortFuture};
+use support::{child, greeting_at, port_line, wait_with_deadline, SAFETY};
+
+/// Spawns a bash child that runs `script` (with `$FD` the writer's fd),
+/// then sleeps with the pipe still open.
+fn bash_writes(script: &str) -> (Child, PortFuture) {
+    let mut command = Command::new("bash");
+    command
+        .args([
+            "-c",
+            &format!("export FD=${{2%%:*}}; {script}; exec sleep 60"),
+            "bash",
+        ])
+        .stderr(Stdio::null());
+    let (child, port) = dynamic_port::spawn(&mut command).unwrap();
+    (child, port.timeout(SAFETY))
+}
+
+/// Stops a child that sleeps.
+fn stop(mut child: Child) {
+    child.kill().unwrap();
+    wait_with_deadline(&mut child);
+}
+
+#[test]
+fn nul_and_newline_ended_reports_resolve_without_end_of_stream() {
+    for script in [
+        r"printf '8080\0' >&$FD",
+        r"printf '8080\n' >&$FD",
+        r"printf '8080 \0rest' >&$FD",
+    ] {
+        let (child, port) = bash_writes(script);
+        assert_eq!(port.wait().unwrap(), 8080, "{script}");
+        stop(child);
+    }
+    let (child, port) = bash_writes(r"printf '[::1]:8080\0' >&$FD");
+    assert_eq!(port.addr().wait().unwrap(), "[::1]:8080".parse().unwrap());
+    stop(child);
+}
+
+#[test]
+fn line_is_the_first_line_exactly() {
+    let (child, port) =
+        bash_writes(r"printf 'tcp:host=127.0.0.1,port=4000,family=ipv4\nsecond\n' >&$FD");
+    assert_eq!(
+        port.line().wait().unwrap(),
+        "tcp:host=127.0.0.1,port=4000,family=ipv4"
+    );
+    stop(child);
+    let (child, port) = bash_writes(r"printf ':99\0' >&$FD");
+    assert_eq!(port.line().wait().unwrap(), ":99");
+    stop(child);
+}
+
+#[test]
+fn line_at_end_of_stream_counts_a_partial_line() {
+    let mut command = Command::new("bash");
+    command.args(["-c", r#"printf 'no newline' >&"${2%%:*}""#, "bash"]);
+    let (mut child, port) = dynamic_port::spawn(&mut command).unwrap();
+    assert_eq!(port.line().timeout(SAFETY).wait().unwrap(), "no newline");
+    wait_with_deadline(&mut child);
+}
+
+#[test]
+fn line_takes_4096_bytes_and_refuses_5000_at_once() {
+    let (child, port) = bash_writes(
+        r#"python3 -c 'import os; os.write(int(os.environ["FD"]), b"x" * 4096 + b"\n")'"#,
+    );
+    assert_eq!(port.line().wait().unwrap(), "x".repeat(4096));
+    stop(child);
+    let (child, port) =
+        bash_writes(r#"python3 -c 'import os; os.write(int(os.environ["FD"]), b"x" * 5000)'"#);
+    let err = port.line().wait().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::MalformedReport, "{err}");
+    assert!(err.to_string().contains("4097 bytes"), "{err}");
+    stop(child);
+}
+
+#[test]
+fn addrs_from_a_shell_child_reach_both_listeners() {
+    let http = TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut command = Command::new("bash");
+    command
+        .args([
+            "-c",
+            r#"echo "http=127.0.0.1:$A admin=127.0.0.1:$B" >&"${2%%:*}""#,
+            "bash",
+        ])
+        .env("A", http.local_addr().unwrap().port().to_string())
+        .env("B", admin.local_addr().unwrap().port().to_string());
+    let (mut child, port) = dynamic_port::spawn(&mut command).unwrap();
+    let endpoints = port.addrs().timeout(SAFETY).wait().unwrap();
+    assert_eq!(endpoints.len(), 2);
+    for (name, listener) in [("http", &http), ("admin", &admin)] {
+        assert_eq!(endpoints[name], listener.local_addr().unwrap());
+        let _client = std::net::TcpStream::connect(endpoints[name]).unwrap();
+        listener.accept().unwrap();
+    }
+    wait_with_deadline(&mut child);
+}
+
+#[test]
+fn addrs_from_a_rust_child_with_two_real_listeners() {
+    for options in [
+        dynamic_port::SpawnOptions::new(),
+        dynamic_port::SpawnOptions::new().named(),
+    ] {
+        let (mut spawned, port) = options.spawn(&mut child("serve-two")).unwrap();
+        let endpoints = port.addrs().timeout(SAFETY).wait().unwrap();
+        assert_eq!(endpoints.keys().collect::<Vec<_>>(), ["admin", "http"]);
+        for name in ["http", "admin"] {
+            let addr = endpoints[name];
+            assert_eq!(
+                greeting_at(addr),
+                format!("{name} {}", port_line(addr.port()))
+            );
+        }
+        assert!(wait_with_deadline(&mut spawned).success());
+    }
+}
+
+#[test]
+fn addrs_of_a_report_without_names_lists_items_by_position() {
+    let (child, port) = bash_writes(r"echo '8080 [::1]:9090' >&$FD");
+    let endpoints = port.addrs().wait().unwrap();
+    assert_eq!(endpoints["0"], "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(endpoints["1"], "[::1]:9090".parse().unwrap());
+    stop(child);
+}
+
+#[test]
+fn addr_for_a_bare_port_an_ipv4_and_an_ipv6_address() {
+    for (report, expected) in [
+        ("8080", "127.0.0.1:8080"),
+        ("10.1.2.3:8080", "10.1.2.3:8080"),
+        ("0.0.0.0:8080", "127.0.0.1:8080"),
+        ("[::1]:8080", "[::1]:8080"),
+        ("[::]:8080", "[::1]:8080"),
+    ] {
+        let (child, port) = bash_writes(&format!("echo '{report}' >&$FD"));
+        let expected: SocketAddr = expected.parse().unwrap();
+        assert_eq!(port.addr().wait().unwrap(), expected, "{report}");
+        stop(child);
+    }
+}
+
+#[test]
+fn addr_leads_to_a_real_child_on_ipv6_loopback() {
+    if TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+        return;
+    }
+    let (mut spawned, port) = dynamic_port::spawn(&mut child("serve-v6")).unwrap();
+    let addr = port.addr().timeout(SAFETY).wait().unwrap();
+    assert!(addr.is_ipv6() && addr.ip().is_loopback(), "{addr}");
+    assert_eq!(greeting_at(addr), port_line(addr.port()));
+    assert!(wait_with_deadline(&mut spawned).success());
+}
+
+#[test]
+fn bad_reports_are_malformed_at_once() {
+    let long_name = "n".repeat(33);
+    for (report, how) in [
+        ("=127.0.0.1:80".to_owned(), "addrs"),
+        (format!("{long_name}=127.0.0.1:80"), "addrs"),
+        ("a/b=127.0.0.1:80".to_owned(), "addrs"),
+        ("a=127.0.0.1:80 a=127.0.0.1:81".to_owned(), "addrs"),
+        ("a=127.0.0.1:0".to_owned(), "addrs"),
+        ("a=127.0.0.1:65536".to_owned(), "addrs"),
+        ("a=127.0.0.1:+80".to_owned(), "addrs"),
+        ("-80".to_owned(), "port"),
+        ("a=300.0.0.1:80".to_owned(), "addrs"),
+        ("a=::1:80".to_owned(), "addrs"),
+        ("a=127.0.0.1".to_owned(), "addrs"),
+        ("a=[::1]".to_owned(), "addrs"),
+        ("0".to_owned(), "port"),
+        ("65536".to_owned(), "port"),
+        ("::1:80".to_owned(), "addr"),
+        ("http=127.0.0.1:80".to_owned(), "port"),
+        ("8080 9090".to_owned(), "port"),
+    ] {
+        let (child, port) = bash_writes(&format!("echo '{report}' >&$FD"));
+        let err = match how {
+            "port" => port.wait().unwrap_err(),
+            "addr" => port.addr().wait().unwrap_err(),
+            _ => port.addrs().wait().unwrap_err(),
+        };
+        assert_eq!(err.kind(), ErrorKind::MalformedReport, "{report}: {err}");
+        if how == "port" && (report.contains('=') || report.contains(' ')) {
+            assert!(err.to_string().contains("addrs()"), "{err}");
+        }
+        stop(child);
+    }
+}
+
+#[test]
+fn report_addrs_refuses_bad_endpoints_and_writes_nothing() {
+    let (writer, port) = dynamic_port::DynamicPortWriter::create().unwrap();
+    let good: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+    let zero: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    for bad in [
+        vec![],
+        vec![("", good)],
+        vec![("a b", good)],
+        vec![("x", zero)],
+        vec![("x", good), ("x", good)],
+    ] {
+        let err = writer.clone().report_addrs(&bad).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MalformedReport, "{bad:?}: {err}");
+    }
+    // Nothing reached the pipe: the first good report is what arrives.
+    writer.report_addrs(&[("ok", good)]).unwrap();
+    assert_eq!(port.addrs().wait().unwrap()["ok"], good);
+}
