@@ -9,6 +9,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::sync::Weak;
 
 mod fifo;
 mod process;
@@ -305,27 +306,30 @@ fn sigpipe_pending() -> bool {
 /// Makes the child that `command` spawns inherit `fd`, and no other process.
 ///
 /// Between `fork` and `exec`, in the child only, the hook checks that
-/// `alive()` holds and that `fd` is still the write end of pipe `inode`, and
-/// then clears its close-on-exec flag. If not, the spawn fails with `EBADF`
-/// and nothing is inherited. The parent's fd stays close-on-exec throughout,
-/// so children spawned at the same moment by other threads never see it.
-pub(crate) fn inherit_on_exec(
+/// `owner` (if given) still has a strong reference, and that `fd` is still
+/// the write end of pipe `inode`, and then clears its close-on-exec flag. If
+/// not, the spawn fails with `EBADF` and nothing is inherited. The parent's
+/// fd stays close-on-exec throughout, so children spawned at the same moment
+/// by other threads never see it.
+pub(crate) fn inherit_on_exec<T: Send + Sync + 'static>(
     command: &mut Command,
     fd: RawFd,
     inode: Option<u64>,
-    alive: impl Fn() -> bool + Send + Sync + 'static,
+    owner: Option<Weak<T>>,
 ) {
     let hook = move || {
-        if !alive() || !matches!(probe(fd, inode), Probe::WriteEnd { .. }) {
+        let alive = owner.as_ref().is_none_or(|owner| owner.strong_count() > 0);
+        if !alive || !matches!(probe(fd, inode), Probe::WriteEnd { .. }) {
             return Err(io::Error::from_raw_os_error(libc::EBADF));
         }
         // SAFETY: F_SETFD with an int argument takes no pointers.
         check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }).map(drop)
     };
-    // SAFETY: the hook runs in the forked child before exec. It only calls
-    // `alive` (an atomic load: see its callers), fstat and fcntl, which are
-    // async-signal-safe, and builds an `io::Error` from an errno, which does
-    // not allocate. It touches no lock and no memory another thread may hold.
+    // SAFETY: the hook runs in the forked child before exec. It calls only
+    // `Weak::strong_count` (one atomic load: no lock, no allocation), fstat
+    // and fcntl (async-signal-safe, through `probe`), and builds an
+    // `io::Error` from an errno, which does not allocate. It touches no lock
+    // and no memory another thread may hold.
     unsafe { command.pre_exec(hook) };
 }
 

@@ -94,14 +94,9 @@ impl PipeWriter {
     /// Makes the child that `command` spawns, and no other process, inherit
     /// the write end.
     pub(crate) fn inherit(&self, command: &mut Command) {
-        match &self.created {
-            Some(end) => {
-                let end = Arc::downgrade(end);
-                sys::inherit_on_exec(command, self.fd, self.inode, move || end.strong_count() > 0);
-            }
-            // A writer this process inherited, passed on to a grandchild.
-            None => sys::inherit_on_exec(command, self.fd, self.inode, || true),
-        }
+        // A writer this process inherited (no owner) is passed on to a grandchild as is.
+        let owner = self.created.as_ref().map(Arc::downgrade);
+        sys::inherit_on_exec(command, self.fd, self.inode, owner);
     }
 
     /// Writes a report line through the pipe, then (in a child) closes the fd.
