@@ -103,6 +103,7 @@
 //! | `serde` | `Serialize`/`Deserialize` for [`DynamicPortWriter`], as its text |
 //! | `postcard` | `to_postcard`/`from_postcard`, at most 16 bytes for a pipe writer; implies `serde` |
 //! | `clap` | module `clap`: the `--dynamic-port-writer` argument for clap 4 |
+//! | `cli` | the `dynamic-port` binary (`dynamic-port run -- PROG`), for parents in any language; implies `clap` |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
 
