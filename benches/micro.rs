@@ -81,7 +81,7 @@ fn parsing(c: &mut Criterion) {
                 let items = protocol::parse_items_report(black_box(line), false)
                     .unwrap()
                     .unwrap();
-                protocol::endpoints(items, line).unwrap()
+                protocol::endpoints(items, line, None).unwrap()
             })
         },
     );

@@ -3,7 +3,8 @@
 //! Human-readable formats (JSON, TOML, YAML...) carry the writer as its text,
 //! `"7:pipe:123456"`, and also accept a bare fd number, `7`. Binary formats
 //! carry the pair `(fd: u32, endpoint)`, where the endpoint is one of `Bare`,
-//! `Pipe(inode)` or `Fifo(dev, inode, path)` (a named writer, whose fd is 0).
+//! `Pipe(inode)`, `Fifo(dev, inode, path)` (a named writer, whose fd is 0)
+//! or `Tcp(token, address)` (a remote writer, fd 0).
 //! In postcard a pipe writer is a few varints, at most 16 bytes in all: the
 //! endpoint's tag is the same byte an `Option<u64>` would have.
 
@@ -25,6 +26,8 @@ enum Endpoint {
     Pipe(u64),
     /// A named FIFO: device, inode, path.
     Fifo(u64, u64, String),
+    /// A remote writer: token, address.
+    Tcp(String, String),
 }
 
 /// The whole binary form.
@@ -45,6 +48,7 @@ fn to_binary(writer: &DynamicPortWriter) -> Result<Binary, String> {
                 .to_owned();
             (0, Endpoint::Fifo(dev, inode, path))
         }
+        WriterText::Tcp { addr, token } => (0, Endpoint::Tcp(token, addr.to_string())),
     })
 }
 
@@ -54,6 +58,7 @@ fn from_binary((fd, endpoint): Binary) -> Result<DynamicPortWriter, crate::Error
         Endpoint::Bare => fd.to_string(),
         Endpoint::Pipe(inode) => format!("{fd}:pipe:{inode}"),
         Endpoint::Fifo(dev, inode, path) => format!("fifo:{dev}:{inode}:{path}"),
+        Endpoint::Tcp(token, addr) => format!("tcp:{token}@{addr}"),
     };
     text.parse()
 }
@@ -182,8 +187,8 @@ impl DynamicPortWriter {
         if postcard::to_stdvec(&binary).ok().as_deref() != Some(bytes) {
             return Err(malformed("not in its shortest form".to_owned()));
         }
-        if matches!(binary, (fd, Endpoint::Fifo(..)) if fd != 0) {
-            return Err(malformed("a named writer has fd 0".to_owned()));
+        if matches!(binary, (fd, Endpoint::Fifo(..) | Endpoint::Tcp(..)) if fd != 0) {
+            return Err(malformed("a named or remote writer has fd 0".to_owned()));
         }
         from_binary(binary).map_err(|e| malformed(e.to_string()))
     }

@@ -9,7 +9,7 @@
 //!   std and this crate open every fd close-on-exec, so such an fd was handed
 //!   to this process by its parent, for us: it is ours to write through and
 //!   close. Any other fd belongs to someone else here and is never touched.
-//! - **Claimed**: the inherited pipes and named FIFOs already reported
+//! - **Claimed**: the inherited pipes, named FIFOs and remote tokens already reported
 //!   through, so that a second report is a clear error.
 //!
 //! # The one rule
@@ -50,6 +50,8 @@ pub(crate) enum Claim {
     Pipe(RawFd, u64),
     /// A named FIFO: its device and inode.
     Fifo(u64, u64),
+    /// A remote writer: its token's first 128 bits.
+    Remote(u128),
 }
 
 /// The process-wide registry; see the [module docs](self).
@@ -116,7 +118,7 @@ impl Registry {
     pub(crate) fn claim(&mut self, claim: Claim) -> Option<Inherited> {
         let proof = match claim {
             Claim::Pipe(fd, inode) => Some(self.inherited.remove(&(fd, inode))?),
-            Claim::Fifo(..) => None,
+            Claim::Fifo(..) | Claim::Remote(_) => None,
         };
         self.claimed.insert(claim);
         proof

@@ -16,6 +16,7 @@ use crate::future::PortFuture;
 use crate::protocol::{self, Item, WriterText};
 use crate::transport::fifo::FifoWriter;
 use crate::transport::pipe::PipeWriter;
+use crate::transport::tcp::TcpWriter;
 
 /// Where a child reports the port it listens on: an inherited pipe's write
 /// end, or a named FIFO.
@@ -94,6 +95,8 @@ enum Transport {
     Pipe(PipeWriter),
     /// A named FIFO.
     Fifo(FifoWriter),
+    /// A connection back to the parent.
+    Tcp(TcpWriter),
 }
 
 impl DynamicPortWriter {
@@ -198,8 +201,68 @@ impl DynamicPortWriter {
         ))
     }
 
+    /// Creates a remote writer: the parent listens on `addr` (port 0 lets the
+    /// OS pick), and the child, on this host or another, connects back and
+    /// sends its report with a secret token. The child's API is unchanged.
+    ///
+    /// The writer text, `tcp:TOKEN@ADDRESS`, names the address and a token
+    /// of 128 bits from the OS's random source (`getrandom`). The parent
+    /// accepts connections until one presents the token and a whole report;
+    /// one that sends anything else, more than a report's worth of bytes, or
+    /// nothing for 5 seconds is closed and changes nothing. The listener and
+    /// every connection close when the future resolves, fails or is dropped
+    /// (a child that connects then gets [`ErrorKind::Abandoned`]).
+    /// [`PortFuture::addr`] gives the child's address as the parent saw the
+    /// connection, with the reported port, so a child that bound `0.0.0.0`
+    /// on another host is reachable. Nothing is inherited: watch the local
+    /// launcher (`ssh`, `ip netns exec`...) with [`PortFuture::watch`] to
+    /// see the child die.
+    ///
+    /// # Security
+    ///
+    /// - A command line is readable by every local user through `/proc`:
+    ///   pass the writer with [`pass_to_env`](Self::pass_to_env), not as a flag.
+    /// - The report is authenticated by the token but not encrypted: someone
+    ///   who can watch the network can read the port (and the token, which
+    ///   is good for one report only).
+    /// - Bind `addr` to the interface the child can reach, not to all of
+    ///   them (`0.0.0.0`): the writer text names that address, and nobody
+    ///   elsewhere needs to connect.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] if the address cannot be bound.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use std::process::Command;
+    ///
+    /// let (writer, port) = dynamic_port::DynamicPortWriter::create_remote("127.0.0.1:0".parse()?)?;
+    /// let mut command = Command::new("python3"); // as if on another host
+    /// command.args(["-c", "import os, socket
+    /// token, addr = os.environ['DYNAMIC_PORT_WRITER'][4:].split('@')
+    /// host, port = addr.rsplit(':', 1)
+    /// s = socket.create_connection((host, int(port)))
+    /// s.sendall(token.encode() + b' 8080\\n')"]);
+    /// writer.pass_to_env(&mut command); // the token stays off the command line
+    /// let mut child = command.spawn()?;
+    /// let addr: SocketAddr = port.watch(&mut child).addr().wait()?;
+    /// assert_eq!(addr, "127.0.0.1:8080".parse()?);
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_remote(addr: SocketAddr) -> Result<(DynamicPortWriter, PortFuture), Error> {
+        let (writer, receiver) = TcpWriter::create(addr)?;
+        Ok((
+            Self::from(Transport::Tcp(writer)),
+            PortFuture::new(receiver),
+        ))
+    }
+
     /// The fd number of the write end, as the child sees it; `None` for a
-    /// named writer, which has no fd until the child opens it.
+    /// named or remote writer, which has no fd until the child opens it.
     ///
     /// ```
     /// # let (writer, _port) = dynamic_port::DynamicPortWriter::create()?;
@@ -210,7 +273,7 @@ impl DynamicPortWriter {
     pub fn fd(&self) -> Option<RawFd> {
         match &self.to {
             Transport::Pipe(pipe) => Some(pipe.fd),
-            Transport::Fifo(_) => None,
+            Transport::Fifo(_) | Transport::Tcp(_) => None,
         }
     }
 
@@ -224,7 +287,7 @@ impl DynamicPortWriter {
     /// ```
     pub fn path(&self) -> Option<&Path> {
         match &self.to {
-            Transport::Pipe(_) => None,
+            Transport::Pipe(_) | Transport::Tcp(_) => None,
             Transport::Fifo(fifo) => Some(&fifo.path),
         }
     }
@@ -232,6 +295,15 @@ impl DynamicPortWriter {
     /// Whether this is a named writer (from [`create_named`](Self::create_named)).
     pub fn is_named(&self) -> bool {
         matches!(self.to, Transport::Fifo(_))
+    }
+
+    /// Where the parent listens, for a remote writer (from
+    /// [`create_remote`](Self::create_remote)); `None` for the others.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        match &self.to {
+            Transport::Tcp(tcp) => Some(tcp.addr),
+            Transport::Pipe(_) | Transport::Fifo(_) => None,
+        }
     }
 
     /// The command-line arguments that carry this writer:
@@ -407,6 +479,7 @@ impl DynamicPortWriter {
         match &self.to {
             Transport::Pipe(pipe) => pipe.send(line.as_bytes()),
             Transport::Fifo(fifo) => fifo.send(line.as_bytes()),
+            Transport::Tcp(tcp) => tcp.send(line.as_bytes()),
         }
     }
 
@@ -497,6 +570,7 @@ impl DynamicPortWriter {
         match &self.to {
             Transport::Pipe(pipe) => pipe.text(),
             Transport::Fifo(fifo) => fifo.text(),
+            Transport::Tcp(tcp) => tcp.text(),
         }
     }
 
@@ -507,6 +581,7 @@ impl DynamicPortWriter {
             WriterText::Fifo { dev, inode, path } => {
                 Transport::Fifo(FifoWriter { dev, inode, path })
             }
+            WriterText::Tcp { addr, token } => Transport::Tcp(TcpWriter { addr, token }),
         })
     }
 }
@@ -523,6 +598,7 @@ impl fmt::Display for DynamicPortWriter {
         match &self.to {
             Transport::Pipe(pipe) => pipe.fmt(f),
             Transport::Fifo(fifo) => fifo.fmt(f),
+            Transport::Tcp(tcp) => tcp.fmt(f),
         }
     }
 }
@@ -542,6 +618,11 @@ impl fmt::Debug for DynamicPortWriter {
                 .field("dev", &fifo.dev)
                 .field("inode", &fifo.inode)
                 .finish(),
+            // The token is a secret: not in debug output.
+            Transport::Tcp(tcp) => f
+                .debug_struct("DynamicPortWriter")
+                .field("remote", &tcp.addr)
+                .finish_non_exhaustive(),
         }
     }
 }

@@ -42,6 +42,23 @@ fn writer_text_model(text: &str) -> Option<WriterText> {
             path: path.into(),
         });
     }
+    if let Some(rest) = text.strip_prefix("tcp:") {
+        let (token, addr) = rest.split_once('@')?;
+        let hex = token
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hex || !(32..=128).contains(&token.len()) || rest.len() > 193 {
+            return None;
+        }
+        let addr: std::net::SocketAddr = addr.parse().ok()?;
+        if addr.port() == 0 {
+            return None;
+        }
+        return Some(WriterText::Tcp {
+            addr,
+            token: token.to_owned(),
+        });
+    }
     if text.len() > 64 {
         return None;
     }
@@ -65,6 +82,7 @@ fn writer_texts() -> impl Strategy<Value = String> {
         "[0-9]{0,11}:pipe:[0-9]{0,21}",
         "[-+ 0-9:pipe\\x00\\n]{0,30}",
         "fifo:[0-9]{0,3}:[0-9]{0,3}:[/a-z:\\n\\x00\\x7f]{0,12}",
+        "tcp:[0-9a-fA-F]{30,34}@[0-9.:\\[\\]]{0,14}",
         (any::<u32>(), proptest::option::of(any::<u64>())).prop_map(|(fd, pipe)| match pipe {
             Some(pipe) => format!("{fd}:pipe:{pipe}"),
             None => fd.to_string(),
@@ -331,7 +349,7 @@ fn read_like_port_future(bytes: &[u8], splits: &[usize]) -> Result<u16, ErrorKin
 fn read_like_addrs(bytes: &[u8], splits: &[usize]) -> Result<Vec<(String, u16)>, ErrorKind> {
     let map = read_like_a_future(bytes, splits, protocol::MAX_LINE_LEN + 1, |bytes, end| {
         protocol::parse_items_report(bytes, end)?
-            .map(|items| protocol::endpoints(items, bytes))
+            .map(|items| protocol::endpoints(items, bytes, None))
             .transpose()
     })?;
     Ok(map

@@ -319,7 +319,7 @@ impl Report {
     fn parse(line: &str) -> Result<Report, Error> {
         let items = protocol::parse_items_report(line.as_bytes(), true)?
             .expect("a whole line at end of stream");
-        let endpoints = protocol::endpoints(items.clone(), line.as_bytes())?;
+        let endpoints = protocol::endpoints(items.clone(), line.as_bytes(), None)?;
         Ok(Report { items, endpoints })
     }
 

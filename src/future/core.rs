@@ -5,6 +5,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io::{self, Read};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -16,7 +17,8 @@ use crate::reactor::Lazy;
 use crate::registry::WriteEnd;
 use crate::sys::{self, Exit};
 use crate::transport::fifo::NamedDir;
-use crate::transport::Receiver;
+use crate::transport::tcp::TcpReceiver;
+use crate::transport::{self, Receiver};
 use crate::watch::Watch;
 
 /// How long a watched future that reached end of stream without a report
@@ -28,9 +30,10 @@ const EXIT_GRACE: Duration = Duration::from_millis(100);
 pub(crate) struct Grammar<T> {
     /// The most bytes to read before the report must have ended.
     pub(crate) capacity: usize,
-    /// Parses the bytes read so far; `true` when no more will come. See
+    /// Parses the bytes read so far; `true` when no more will come; the
+    /// address the report came from, for a remote child. See
     /// [`protocol::parse_report`](crate::protocol::parse_report) for the contract.
-    pub(crate) parse: fn(&[u8], bool) -> Result<Option<T>, Error>,
+    pub(crate) parse: fn(&[u8], bool, Option<IpAddr>) -> Result<Option<T>, Error>,
 }
 
 /// The state every future of a report shares.
@@ -48,8 +51,8 @@ pub(crate) struct Core {
 
 /// What a pending future holds.
 struct Source {
-    /// The report's fd (nonblocking).
-    file: Lazy<std::fs::File>,
+    /// What the report arrives on.
+    input: Input,
     /// For a pipe: the parent's write end, to tell whether the parent still
     /// holds a writer (a likely cause of a timeout).
     creator: Option<std::sync::Weak<WriteEnd>>,
@@ -60,6 +63,17 @@ struct Source {
     /// Set when a watched future reached end of stream without a report:
     /// until then it waits for the exit to become visible.
     grace: Option<Grace>,
+    /// For a remote writer: the timer of the oldest connection's deadline.
+    connection_timer: Option<(Instant, Timer)>,
+}
+
+/// What a report arrives on, registered with the reactor only when a poll
+/// has to wait.
+enum Input {
+    /// A pipe's read end or a FIFO (nonblocking).
+    File(Lazy<std::fs::File>),
+    /// A TCP listener and its connections.
+    Tcp(TcpReceiver),
 }
 
 /// The wait for a child's exit after end of stream.
@@ -93,14 +107,23 @@ enum Received<T> {
 impl Core {
     /// Wraps a transport's receiver.
     pub(crate) fn new(receiver: Receiver) -> Core {
-        let Receiver { file, creator, dir } = receiver;
+        let Receiver {
+            input,
+            creator,
+            dir,
+        } = receiver;
+        let input = match input {
+            transport::Input::File(file) => Input::File(Lazy::Plain(file)),
+            transport::Input::Tcp(tcp) => Input::Tcp(tcp),
+        };
         Core {
             source: Some(Source {
-                file: Lazy::Plain(file),
+                input,
                 creator,
                 _dir: dir,
                 watch: None,
                 grace: None,
+                connection_timer: None,
             }),
             received: Vec::new(),
             len: 0,
@@ -134,17 +157,25 @@ impl Core {
             let source = self.source.as_ref().expect("unresolved");
             let now = Instant::now();
             let until = |at: Instant| at.saturating_duration_since(now);
+            let connections = match &source.input {
+                Input::Tcp(tcp) => tcp.next_deadline(),
+                Input::File(_) => None,
+            };
             let sleep = [
                 self.deadline.as_ref().map(|d| until(d.at)),
                 source.grace.as_ref().map(|g| until(g.until)),
                 source.watch.as_ref().and_then(Watch::max_sleep),
+                connections.map(until),
             ]
             .into_iter()
             .flatten()
             .min();
             let mut fds = Vec::with_capacity(2);
             if source.grace.is_none() {
-                fds.push(source.file.fd());
+                match &source.input {
+                    Input::File(file) => fds.push(file.fd()),
+                    Input::Tcp(tcp) => fds.extend(tcp.fds()),
+                }
             }
             fds.extend(source.watch.as_ref().and_then(Watch::fd));
             if let Err(err) = sys::wait_readable(&fds, sleep) {
@@ -168,12 +199,32 @@ impl Core {
             let source = self.source.as_mut().expect("unresolved");
             let mut ready = false;
             let mut failed = None;
+            if let Input::Tcp(tcp) = &source.input {
+                // A timer for the oldest connection's deadline, remade when it changes.
+                match (tcp.next_deadline(), &mut source.connection_timer) {
+                    (Some(at), Some((timer_at, timer))) if *timer_at == at => {
+                        ready |= Pin::new(timer).poll(cx).is_ready();
+                    }
+                    (Some(at), slot) => {
+                        let mut timer = Timer::at(at);
+                        ready |= Pin::new(&mut timer).poll(cx).is_ready();
+                        *slot = Some((at, timer));
+                    }
+                    (None, slot) => *slot = None,
+                }
+            }
+            let readable = match (&mut source.grace, &mut source.input) {
+                (Some(_), _) => Poll::Pending,
+                (None, Input::File(file)) => file.poll_readable(cx),
+                (None, Input::Tcp(tcp)) => tcp.poll_readable(cx),
+            };
+            match readable {
+                Poll::Ready(Ok(())) => ready = true,
+                Poll::Ready(Err(err)) => failed = Some(err),
+                Poll::Pending => {}
+            }
             match &mut source.grace {
-                None => match source.file.poll_readable(cx) {
-                    Poll::Ready(Ok(())) => ready = true,
-                    Poll::Ready(Err(err)) => failed = Some(err),
-                    Poll::Pending => {}
-                },
+                None => {}
                 Some(grace) => {
                     let timer = grace.timer.get_or_insert_with(|| Timer::at(grace.until));
                     ready |= Pin::new(timer).poll(cx).is_ready();
@@ -250,7 +301,16 @@ impl Core {
 
     /// Reads what is there without waiting, and parses it.
     fn read_available<T>(&mut self, grammar: &Grammar<T>) -> Received<T> {
-        let source = self.source.as_ref().expect("unresolved");
+        let source = self.source.as_mut().expect("unresolved");
+        let file = match &mut source.input {
+            Input::File(file) => file,
+            Input::Tcp(tcp) => {
+                return match tcp.read_available(grammar.capacity, grammar.parse) {
+                    Some(report) => Received::Done(report),
+                    None => Received::WouldBlock,
+                };
+            }
+        };
         if self.received.len() < grammar.capacity {
             self.received.resize(grammar.capacity, 0);
         }
@@ -258,8 +318,7 @@ impl Core {
             // The grammar fails once `capacity` bytes hold no whole report,
             // so there is always room here, and a 0-byte read means end of stream.
             debug_assert!(self.len < grammar.capacity);
-            match source
-                .file
+            match file
                 .get()
                 .read(&mut self.received[self.len..grammar.capacity])
             {
@@ -267,7 +326,7 @@ impl Core {
                 Ok(read) => {
                     self.len += read;
                     let end_of_stream = read == 0;
-                    match (grammar.parse)(&self.received[..self.len], end_of_stream) {
+                    match (grammar.parse)(&self.received[..self.len], end_of_stream, None) {
                         Ok(None) => continue,
                         Ok(Some(report)) => return Received::Done(Ok(report)),
                         Err(err) => return Received::Done(Err(err)),
@@ -292,7 +351,7 @@ impl Core {
         }
         // The child is gone: what it wrote is all it will write.
         if self.len > 0 {
-            match (grammar.parse)(&self.received[..self.len], true) {
+            match (grammar.parse)(&self.received[..self.len], true, None) {
                 Ok(Some(report)) => return Ok(report),
                 Err(err) if err.kind() == ErrorKind::MalformedReport => return Err(err),
                 _ => {}

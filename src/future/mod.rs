@@ -22,21 +22,23 @@ use self::core::{Core, Grammar};
 /// A plain report: one bare port, or one unnamed address.
 const PORT: Grammar<u16> = Grammar {
     capacity: MAX_REPORT_LEN,
-    parse: protocol::parse_report,
+    parse: |bytes, end, _| protocol::parse_report(bytes, end),
 };
 
 /// One item, as the address to connect to.
 const ADDR: Grammar<SocketAddr> = Grammar {
     capacity: MAX_REPORT_LEN,
-    parse: |bytes, end| Ok(protocol::parse_one(bytes, end)?.map(Item::connect_addr)),
+    parse: |bytes, end, peer| {
+        Ok(protocol::parse_one(bytes, end)?.map(|item: Item| item.connect_addr_from(peer)))
+    },
 };
 
 /// Any number of items, named or not.
 const ADDRS: Grammar<BTreeMap<String, SocketAddr>> = Grammar {
     capacity: MAX_LINE_LEN + 1,
-    parse: |bytes, end| {
+    parse: |bytes, end, peer| {
         protocol::parse_items_report(bytes, end)?
-            .map(|items| protocol::endpoints(items, bytes))
+            .map(|items| protocol::endpoints(items, bytes, peer))
             .transpose()
     },
 };
@@ -44,7 +46,7 @@ const ADDRS: Grammar<BTreeMap<String, SocketAddr>> = Grammar {
 /// One line of text.
 const LINE: Grammar<String> = Grammar {
     capacity: MAX_LINE_LEN + 1,
-    parse: protocol::parse_line,
+    parse: |bytes, end, _| protocol::parse_line(bytes, end),
 };
 
 /// The port a child will report: a future of `Result<u16, Error>`.
@@ -235,8 +237,10 @@ impl PortFuture {
     /// one, else `127.0.0.1` with the reported port (where a child bound to
     /// `127.0.0.1`, the default, or to `0.0.0.0` is reachable). An
     /// unspecified address (`0.0.0.0`, `::`) becomes the loopback address of
-    /// its family. Named endpoints are an error that says to use
-    /// [`addrs`](Self::addrs). The timeout and the watch are kept.
+    /// its family. For a [remote child](crate::DynamicPortWriter::create_remote),
+    /// a bare port or an unspecified address is on the address its
+    /// connection came from instead. Named endpoints are an error that says
+    /// to use [`addrs`](Self::addrs). The timeout and the watch are kept.
     ///
     /// ```
     /// use std::net::{IpAddr, Ipv6Addr};

@@ -9,6 +9,7 @@
 //! | `FD:pipe:INODE` | `7:pipe:123456` | fd 7, which must be the write end of the pipe with inode 123456 (what `Display` prints for an inherited pipe) |
 //! | `FD` | `7` | the bare fd number of Jane Street's `Dynamic_port_writer`: fd 7, which must be a pipe's write end |
 //! | `fifo:DEV:INODE:PATH` | `fifo:23:4711:/dev/shm/dynamic-port-1a2b/port` | a named writer: the FIFO at `PATH`, which must be the file with that device and inode number |
+//! | `tcp:TOKEN@ADDR` | `tcp:3f9c…e1@10.0.0.1:40123` | a remote writer: connect to `ADDR` and send `TOKEN` (32 to 128 lowercase hex digits), a space, and the report |
 //!
 //! The numbers are plain ASCII decimal: no sign, no spaces, no other
 //! characters. A `PATH` is absolute, comes last (so it may hold `:`), and
@@ -60,7 +61,9 @@ pub use report::{
     encode_addrs, encode_item, encode_report, endpoints, parse_items_report, parse_line, parse_one,
     parse_report, Item, Items, MAX_LINE_LEN, MAX_NAME_LEN, MAX_REPORT_LEN,
 };
-pub use writer_text::{format_writer, parse_writer, WriterText, MAX_FIFO_PATH_LEN};
+pub use writer_text::{
+    format_writer, parse_writer, WriterText, MAX_FIFO_PATH_LEN, MAX_TOKEN_HEX, MIN_TOKEN_HEX,
+};
 
 /// Quotes untrusted bytes for an error message: escaped, and cut after 40 bytes.
 fn quote(bytes: &[u8]) -> String {

@@ -40,16 +40,27 @@ impl Item {
     /// an unspecified address (`0.0.0.0`, `::`) on the loopback address of
     /// its family; any other address as it is.
     pub fn connect_addr(self) -> SocketAddr {
-        match self {
-            Item::Port(port) => SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-            Item::Addr(addr) if addr.ip().is_unspecified() => {
+        self.connect_addr_from(None)
+    }
+
+    /// Where a parent connects to a child whose report came from `peer`
+    /// (a remote child): a bare port or an unspecified address on `peer`;
+    /// any other address as it is. Without a peer, as [`connect_addr`](Self::connect_addr).
+    pub fn connect_addr_from(self, peer: Option<IpAddr>) -> SocketAddr {
+        match (self, peer) {
+            (Item::Port(port), Some(peer)) => SocketAddr::new(peer, port),
+            (Item::Port(port), None) => SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            (Item::Addr(addr), Some(peer)) if addr.ip().is_unspecified() => {
+                SocketAddr::new(peer, addr.port())
+            }
+            (Item::Addr(addr), None) if addr.ip().is_unspecified() => {
                 let loopback = match addr.ip() {
                     IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
                     IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
                 };
                 SocketAddr::new(loopback, addr.port())
             }
-            Item::Addr(addr) => addr,
+            (Item::Addr(addr), _) => addr,
         }
     }
 }
@@ -230,16 +241,20 @@ pub fn parse_items_report(bytes: &[u8], end_of_stream: bool) -> Result<Option<It
 /// The named endpoints of a report, as [`addrs()`](crate::PortFuture::addrs)
 /// gives them: each named item under its name, each unnamed one under its
 /// position in the report (`"0"` for the first), every address as
-/// [`Item::connect_addr`] makes it. A name used twice (a position counts) is
-/// an error.
-pub fn endpoints(items: Items, line: &[u8]) -> Result<BTreeMap<String, SocketAddr>, Error> {
+/// [`Item::connect_addr_from`] makes it for the report's `peer` (`None` for
+/// a local child). A name used twice (a position counts) is an error.
+pub fn endpoints(
+    items: Items,
+    line: &[u8],
+    peer: Option<IpAddr>,
+) -> Result<BTreeMap<String, SocketAddr>, Error> {
     let mut map = BTreeMap::new();
     for (position, (name, item)) in items.into_iter().enumerate() {
         let name = name.unwrap_or_else(|| position.to_string());
         if map.contains_key(&name) {
             return Err(malformed(line, &format!("the name {name:?} comes twice")));
         }
-        map.insert(name, item.connect_addr());
+        map.insert(name, item.connect_addr_from(peer));
     }
     Ok(map)
 }
@@ -597,7 +612,7 @@ mod tests {
                 (None, Item::Port(7070)),
             ]
         );
-        let map = endpoints(items, b"").unwrap();
+        let map = endpoints(items, b"", None).unwrap();
         assert_eq!(map["http"], "127.0.0.1:8080".parse().unwrap());
         assert_eq!(map["admin"], "[::1]:9090".parse().unwrap());
         assert_eq!(map["2"], "127.0.0.1:7070".parse().unwrap());
@@ -605,7 +620,7 @@ mod tests {
         let items = parse_items_report(b"0.0.0.0:80 [::]:81", true)
             .unwrap()
             .unwrap();
-        let map = endpoints(items, b"").unwrap();
+        let map = endpoints(items, b"", None).unwrap();
         assert_eq!(map["0"], "127.0.0.1:80".parse().unwrap());
         assert_eq!(map["1"], "[::1]:81".parse().unwrap());
     }
@@ -645,7 +660,7 @@ mod tests {
         ] {
             let items = parse_items_report(dup, false).unwrap().unwrap();
             assert_eq!(
-                endpoints(items, dup).unwrap_err().kind(),
+                endpoints(items, dup, None).unwrap_err().kind(),
                 ErrorKind::MalformedReport
             );
         }

@@ -1,5 +1,6 @@
 //! The writer text: what `DynamicPortWriter` prints and parses.
 
+use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,15 @@ const PIPE_TAG: &str = "pipe";
 
 /// What starts a named writer's text.
 const FIFO_PREFIX: &str = "fifo:";
+
+/// What starts a remote writer's text.
+const TCP_PREFIX: &str = "tcp:";
+
+/// The shortest token accepted, in hex digits: 128 bits.
+pub const MIN_TOKEN_HEX: usize = 32;
+
+/// The longest token accepted, in hex digits: 512 bits.
+pub const MAX_TOKEN_HEX: usize = 128;
 
 /// A writer text, parsed: where a child reports.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -39,6 +49,14 @@ pub enum WriterText {
         /// Where the FIFO is: an absolute path.
         path: PathBuf,
     },
+    /// A remote writer: the child connects to `addr` and sends `token` with
+    /// its report (`tcp:TOKEN@ADDR`).
+    Tcp {
+        /// Where the parent listens.
+        addr: SocketAddr,
+        /// The secret, in lowercase hex digits (32 to 128 of them).
+        token: String,
+    },
 }
 
 /// Prints the writer text of the [module docs](crate::protocol).
@@ -56,6 +74,7 @@ pub fn format_writer(writer: &WriterText) -> String {
         WriterText::Fifo { dev, inode, path } => {
             format!("{FIFO_PREFIX}{dev}:{inode}:{}", path.display())
         }
+        WriterText::Tcp { addr, token } => format!("{TCP_PREFIX}{token}@{addr}"),
     }
 }
 
@@ -83,6 +102,9 @@ pub fn parse_writer(text: &str) -> Result<WriterText, Error> {
     if let Some(rest) = text.strip_prefix(FIFO_PREFIX) {
         return parse_fifo_writer(text, rest);
     }
+    if let Some(rest) = text.strip_prefix(TCP_PREFIX) {
+        return parse_tcp_writer(text, rest);
+    }
     if text.len() > MAX_PIPE_WRITER_LEN {
         return Err(malformed("it is too long"));
     }
@@ -105,6 +127,33 @@ pub fn parse_writer(text: &str) -> Result<WriterText, Error> {
             "after the fd, only `:pipe:` and an inode may follow",
         )),
     }
+}
+
+/// Parses `TOKEN@ADDR`, the `rest` of a remote writer's `text`.
+fn parse_tcp_writer(text: &str, rest: &str) -> Result<WriterText, Error> {
+    let malformed = |why: &str| malformed_writer(text, why);
+    if rest.len() > MAX_TOKEN_HEX + 1 + 64 {
+        return Err(malformed("it is too long"));
+    }
+    let (token, addr) = rest
+        .split_once('@')
+        .ok_or_else(|| malformed("a remote writer is `tcp:TOKEN@ADDRESS`"))?;
+    let hex = token
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !hex || !(MIN_TOKEN_HEX..=MAX_TOKEN_HEX).contains(&token.len()) {
+        return Err(malformed("the token is 32 to 128 lowercase hex digits"));
+    }
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|_| malformed("the address is `1.2.3.4:5678` or `[::1]:5678`"))?;
+    if addr.port() == 0 {
+        return Err(malformed("the port must not be 0"));
+    }
+    Ok(WriterText::Tcp {
+        addr,
+        token: token.to_owned(),
+    })
 }
 
 /// Parses `DEV:INODE:PATH`, the `rest` of a named writer's `text`.
@@ -150,6 +199,13 @@ mod tests {
     fn writer_text_round_trips_both_forms() {
         for (fd, inode) in [(7, Some(123456)), (3, None), (i32::MAX, Some(u64::MAX))] {
             let writer = WriterText::Pipe { fd, inode };
+            assert_eq!(parse_writer(&format_writer(&writer)).unwrap(), writer);
+        }
+        for addr in ["10.0.0.1:4000", "[::1]:9"] {
+            let writer = WriterText::Tcp {
+                addr: addr.parse().unwrap(),
+                token: "0123456789abcdef".repeat(2),
+            };
             assert_eq!(parse_writer(&format_writer(&writer)).unwrap(), writer);
         }
         for path in ["/dev/shm/dynamic-port-1/port", "/a:b/c:d", "/"] {
@@ -198,6 +254,15 @@ mod tests {
             "fifo:1:2:/p\0",
             "fifo::2:/p",
             "FIFO:1:2:/p",
+            "tcp:",
+            "tcp:@127.0.0.1:80",
+            "tcp:0123456789abcdef@127.0.0.1:80",
+            "tcp:0123456789abcdef0123456789abcdeX@127.0.0.1:80",
+            "tcp:0123456789ABCDEF0123456789ABCDEF@127.0.0.1:80",
+            "tcp:0123456789abcdef0123456789abcdef@127.0.0.1",
+            "tcp:0123456789abcdef0123456789abcdef@127.0.0.1:0",
+            "tcp:0123456789abcdef0123456789abcdef@::1:80",
+            "tcp:0123456789abcdef0123456789abcdef127.0.0.1:80",
         ] {
             let err = parse_writer(bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::MalformedWriter, "{bad:?}");

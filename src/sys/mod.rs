@@ -259,38 +259,52 @@ fn sigpipe_ignored() -> bool {
     unsafe { action.assume_init() }.sa_sigaction == libc::SIG_IGN
 }
 
-/// Waits until one of `fds` (at most two) is readable (or at its end, or in
-/// error), for at most `timeout` (`None`: no limit). Returns `false` if the
-/// time ran out. An interrupted wait returns `true`: the caller looks again.
+/// Waits until one of `fds` is readable (or at its end, or in error), for
+/// at most `timeout` (`None`: no limit). Returns `false` if the time ran
+/// out. An interrupted wait returns `true`: the caller looks again.
 pub(crate) fn wait_readable(
     fds: &[BorrowedFd<'_>],
     timeout: Option<std::time::Duration>,
 ) -> io::Result<bool> {
-    let mut polls = [libc::pollfd {
-        fd: -1, // poll ignores negative fds
-        events: libc::POLLIN,
-        revents: 0,
-    }; 2];
-    assert!(
-        fds.len() <= polls.len(),
-        "wait_readable takes at most two fds"
-    );
-    for (poll, fd) in polls.iter_mut().zip(fds) {
-        poll.fd = fd.as_raw_fd();
-    }
+    let mut polls: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
     // Round up, so that a wait never ends before the deadline.
     let millis = timeout.map_or(-1, |t| {
         t.as_nanos()
             .div_ceil(1_000_000)
             .min(libc::c_int::MAX as u128) as libc::c_int
     });
-    // SAFETY: `polls` is a valid array of `fds.len()` pollfds.
-    match unsafe { libc::poll(polls.as_mut_ptr(), fds.len() as libc::nfds_t, millis) } {
+    // SAFETY: `polls` is a valid array of `polls.len()` pollfds.
+    match unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, millis) } {
         -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => Ok(true),
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(false),
         _ => Ok(true),
     }
+}
+
+/// Fills `bytes` from the OS's random source (`getrandom(2)`, which blocks
+/// only until the kernel's pool is first seeded).
+pub(crate) fn random_bytes(mut bytes: &mut [u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is a valid, writable buffer of its length.
+        let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+        if got < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        bytes = &mut bytes[got as usize..];
+    }
+    Ok(())
 }
 
 /// Whether SIGPIPE is pending for this thread or process.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{write_report, Receiver};
+use super::{write_report, Input, Receiver};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::{self, WriterText};
 use crate::registry::{Claim, Registry};
@@ -114,7 +114,7 @@ impl FifoWriter {
             path,
         };
         let receiver = Receiver {
-            file,
+            input: Input::File(file),
             creator: None,
             dir: Some(dir),
         };

@@ -1,9 +1,11 @@
 //! The ways a report travels from child to parent, one file each:
-//! [`pipe`] (an inherited anonymous pipe) and [`fifo`] (a named FIFO).
+//! [`pipe`] (an inherited anonymous pipe), [`fifo`] (a named FIFO) and
+//! [`tcp`] (a connection back to the parent, from any host).
 //!
 //! Each transport makes a writer and the parent's [`Receiver`], and sends a
 //! report line from the child. The [`PortFuture`](crate::PortFuture) reads
-//! every transport the same way: a nonblocking file.
+//! a pipe and a FIFO the same way, as a nonblocking file, and a TCP
+//! listener through its [`TcpReceiver`](tcp::TcpReceiver).
 
 use std::fmt::Display;
 use std::fs::File;
@@ -17,18 +19,39 @@ use crate::sys;
 
 pub(crate) mod fifo;
 pub(crate) mod pipe;
+pub(crate) mod tcp;
 
 /// The parent's end of a transport: what the future reads, and what it
 /// keeps until it resolves.
 #[derive(Debug)]
 pub(crate) struct Receiver {
-    /// The nonblocking file the report arrives on.
-    pub(crate) file: File,
+    /// What the report arrives on.
+    pub(crate) input: Input,
     /// For a pipe: the parent's write end, to tell whether the parent still
     /// holds a writer (a likely cause of a timeout).
     pub(crate) creator: Option<Weak<WriteEnd>>,
     /// For a named writer: its private directory, removed with the receiver.
     pub(crate) dir: Option<fifo::NamedDir>,
+}
+
+/// What a report arrives on.
+#[derive(Debug)]
+pub(crate) enum Input {
+    /// A nonblocking file: a pipe's read end, or a FIFO.
+    File(File),
+    /// A TCP listener and its connections.
+    Tcp(tcp::TcpReceiver),
+}
+
+impl Receiver {
+    /// The receiver of a remote writer.
+    pub(crate) fn tcp(receiver: tcp::TcpReceiver) -> Receiver {
+        Receiver {
+            input: Input::Tcp(receiver),
+            creator: None,
+            dir: None,
+        }
+    }
 }
 
 /// Writes a report line to `fd`, mapping a gone reader to [`ErrorKind::Abandoned`].

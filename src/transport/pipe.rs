@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
-use super::{write_report, Receiver};
+use super::{write_report, Input, Receiver};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::{self, WriterText};
 use crate::registry::{Claim, Registry, WriteEnd};
@@ -41,7 +41,7 @@ impl PipeWriter {
         });
         Registry::lock().add_created(Arc::downgrade(&end), fd);
         let receiver = Receiver {
-            file: File::from(read_end),
+            input: Input::File(File::from(read_end)),
             creator: Some(Arc::downgrade(&end)),
             dir: None,
         };
