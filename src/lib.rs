@@ -16,8 +16,13 @@
 //! ```
 //!
 //! - [`spawn`] and [`SpawnOptions`]: spawn a child with a writer, in one call that watches it.
-//! - [`DynamicPortWriter`]: where the child reports; created in the parent, parsed in the child.
-//! - [`PortFuture`]: the port the child will report; a future under any executor, or [`PortFuture::wait`].
+//! - [`DynamicPortWriter`]: where the child reports (an inherited pipe, a
+//!   [named FIFO](DynamicPortWriter::create_named), or a
+//!   [connection back from another host](DynamicPortWriter::create_remote));
+//!   created in the parent, parsed in the child.
+//! - [`PortFuture`]: the port the child will report; a future under any executor, or [`PortFuture::wait`];
+//!   [`line`](PortFuture::line), [`addr`](PortFuture::addr) and [`addrs`](PortFuture::addrs)
+//!   read the report in other ways.
 //! - [`Error`] and [`ErrorKind`]: what went wrong, with a message that says what to do.
 //! - [`protocol`]: the writer text and the report line, for children in other languages.
 //!

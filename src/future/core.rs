@@ -26,6 +26,10 @@ use crate::watch::Watch;
 /// child's fds a moment before its exit can be seen.
 const EXIT_GRACE: Duration = Duration::from_millis(100);
 
+/// Parses the bytes read so far (`true`: no more will come), given the
+/// address a remote report came from.
+pub(crate) type Parse<T> = fn(&[u8], bool, Option<IpAddr>) -> Result<Option<T>, Error>;
+
 /// What a report must look like for one kind of future.
 pub(crate) struct Grammar<T> {
     /// The most bytes to read before the report must have ended.
@@ -33,7 +37,7 @@ pub(crate) struct Grammar<T> {
     /// Parses the bytes read so far; `true` when no more will come; the
     /// address the report came from, for a remote child. See
     /// [`protocol::parse_report`](crate::protocol::parse_report) for the contract.
-    pub(crate) parse: fn(&[u8], bool, Option<IpAddr>) -> Result<Option<T>, Error>,
+    pub(crate) parse: Parse<T>,
 }
 
 /// The state every future of a report shares.

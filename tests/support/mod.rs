@@ -113,6 +113,22 @@ pub fn wait_for_marker(child: &mut Child, key: &str) -> String {
     }
 }
 
+/// Reads the child's piped stdout until a line that is exactly `line`.
+pub fn wait_for_marker_line(child: &mut Child, line: &str) {
+    let stdout = child.stdout.as_mut().expect("stdout piped");
+    let mut reader = BufReader::new(stdout);
+    let mut got = String::new();
+    loop {
+        got.clear();
+        if reader.read_line(&mut got).unwrap() == 0 {
+            panic!("the child closed stdout before printing {line}");
+        }
+        if got.trim_end() == line {
+            return;
+        }
+    }
+}
+
 /// The value of the `KEY: value` line a child printed, if any.
 pub fn marker<'a>(stdout: &'a str, key: &str) -> Option<&'a str> {
     stdout
@@ -317,6 +333,18 @@ fn play(role: &str) {
                 let port = listener.local_addr().unwrap().port();
                 write!(stream, "{name} {}", port_line(port)).unwrap();
             }
+        }
+        // Listen on every interface (as a server on another host would),
+        // say when the report went, and serve one connection.
+        "serve-any" => {
+            let listener = given_writer()
+                .where_to_listen_on(std::net::Ipv4Addr::UNSPECIFIED.into())
+                .unwrap();
+            let sent = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
+            say("REPORTED_AT", sent.as_nanos());
+            serve_one(listener);
         }
         // Die before reporting, in every way.
         "exit" => std::process::exit(0),
