@@ -209,7 +209,9 @@ impl DynamicPortWriter {
     /// of 128 bits from the OS's random source (`getrandom`). The parent
     /// accepts connections until one presents the token and a whole report;
     /// one that sends anything else, more than a report's worth of bytes, or
-    /// nothing for 5 seconds is closed and changes nothing. The listener and
+    /// nothing for 5 seconds is closed and changes nothing. A connection
+    /// that presents the token is the child: a malformed report after it is
+    /// [`ErrorKind::MalformedReport`], as through a pipe. The listener and
     /// every connection close when the future resolves, fails or is dropped
     /// (a child that connects then gets [`ErrorKind::Abandoned`]).
     /// [`PortFuture::addr`] gives the child's address as the parent saw the

@@ -481,3 +481,35 @@ fn children_on_another_host() {
         wait_with_deadline(&mut spawned);
     }
 }
+
+#[test]
+fn half_a_token_then_silence_does_not_hold_up_the_real_report() {
+    let _alone = alone();
+    let (writer, port) = remote_on("127.0.0.1");
+    let text = writer.to_string();
+    let token = text[4..text.find('@').unwrap()].to_owned();
+    let target = writer.remote_addr().unwrap();
+    let waiting = std::thread::spawn(move || {
+        let endpoints = port.timeout(SAFETY).addrs().wait();
+        (endpoints, Instant::now())
+    });
+    // Someone who knows half the token, and then says nothing.
+    let mut stalled = TcpStream::connect(target).unwrap();
+    stalled.write_all(token[..16].as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let sent = Instant::now();
+    writer
+        .report_addrs(&[("http", "127.0.0.1:8080".parse().unwrap())])
+        .unwrap();
+    let (endpoints, resolved) = waiting.join().unwrap();
+    assert_eq!(
+        endpoints.unwrap()["http"],
+        "127.0.0.1:8080".parse().unwrap()
+    );
+    assert!(
+        resolved - sent < Duration::from_secs(1),
+        "{:?}",
+        resolved - sent
+    );
+    drop(stalled);
+}
