@@ -495,7 +495,7 @@ fn half_a_token_then_silence_does_not_hold_up_the_real_report() {
     });
     // Someone who knows half the token, and then says nothing.
     let mut stalled = TcpStream::connect(target).unwrap();
-    stalled.write_all(token[..16].as_bytes()).unwrap();
+    stalled.write_all(&token.as_bytes()[..16]).unwrap();
     std::thread::sleep(Duration::from_millis(50));
     let sent = Instant::now();
     writer
