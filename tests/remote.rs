@@ -408,6 +408,21 @@ fn ssh_child(role: &str, writer: &DynamicPortWriter) -> Command {
     TestHosts::ssh(&remote_command)
 }
 
+/// Launches a "serve-any" child on the child's host with `command`, watches
+/// the launcher, and checks the child's address and greeting.
+fn launched_child_serves(mut command: Command, writer: DynamicPortWriter, port: PortFuture) {
+    command.stdout(Stdio::piped());
+    let mut spawned = command.spawn().unwrap();
+    drop(writer);
+    let addr = port
+        .watch(&mut spawned)
+        .addr()
+        .timeout(SAFETY)
+        .wait()
+        .unwrap();
+    check_served(spawned, addr, now_nanos(), CHILD_IP);
+}
+
 #[test]
 fn children_on_another_host() {
     let _alone = alone();
@@ -419,7 +434,7 @@ fn children_on_another_host() {
     // child's address as it saw the connection, and talks to it.
     for by_env in [true, false] {
         let (writer, port) = remote_on(PARENT_IP);
-        let mut command = if by_env {
+        let command = if by_env {
             netns_child("serve-any", &writer)
         } else {
             let local = child("serve-any");
@@ -430,31 +445,13 @@ fn children_on_another_host() {
             writer.pass_to(&mut command);
             command
         };
-        command.stdout(Stdio::piped());
-        let mut spawned = command.spawn().unwrap();
-        drop(writer);
-        let addr = port
-            .watch(&mut spawned)
-            .addr()
-            .timeout(SAFETY)
-            .wait()
-            .unwrap();
-        check_served(spawned, addr, now_nanos(), CHILD_IP);
+        launched_child_serves(command, writer, port);
     }
 
     // Through a real launcher: ssh to the sshd on the child's host.
     let (writer, port) = remote_on(PARENT_IP);
-    let mut command = ssh_child("serve-any", &writer);
-    command.stdout(Stdio::piped());
-    let mut spawned = command.spawn().unwrap();
-    drop(writer);
-    let addr = port
-        .watch(&mut spawned)
-        .addr()
-        .timeout(SAFETY)
-        .wait()
-        .unwrap();
-    check_served(spawned, addr, now_nanos(), CHILD_IP);
+    let command = ssh_child("serve-any", &writer);
+    launched_child_serves(command, writer, port);
 
     // Intruders from the child's network, before and during the real report.
     intruders_change_nothing(

@@ -203,16 +203,9 @@ impl FifoWriter {
         ))
     }
 
-    /// The error for a FIFO nobody reads any more.
+    /// The error for a report nobody waits for any more.
     fn abandoned(&self) -> Error {
-        Error::new(
-            ErrorKind::Abandoned,
-            format!(
-                "nobody is waiting for the port at {} any more: the parent dropped its \
-                 PortFuture or exited",
-                self.path.display()
-            ),
-        )
+        super::abandoned(&self.path.display())
     }
 
     /// The parsed text form.

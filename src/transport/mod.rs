@@ -62,17 +62,23 @@ pub(crate) fn write_report(
 ) -> Result<(), Error> {
     sys::write_all_without_sigpipe(fd, line).map_err(|e| {
         if e.kind() == io::ErrorKind::BrokenPipe {
-            Error::new(
-                ErrorKind::Abandoned,
-                format!(
-                    "nobody is waiting for the port any more (writer {writer}): the parent \
-                     dropped its PortFuture or exited"
-                ),
-            )
+            abandoned(writer)
         } else {
             Error::io(format!("could not write the port through {writer}"), e)
         }
     })
+}
+
+/// The error for a report that nobody waits for any more, through `at` (a
+/// writer, a path, an address).
+pub(crate) fn abandoned(at: &dyn Display) -> Error {
+    Error::new(
+        ErrorKind::Abandoned,
+        format!(
+            "nobody is waiting for the port at {at} any more: the parent dropped its \
+             PortFuture or exited"
+        ),
+    )
 }
 
 /// The error for a second report.

@@ -110,16 +110,9 @@ impl TcpWriter {
         }
     }
 
-    /// The error for a parent that no longer listens.
+    /// The error for a report nobody waits for any more.
     fn abandoned(&self) -> Error {
-        Error::new(
-            ErrorKind::Abandoned,
-            format!(
-                "nobody is waiting for the port at {} any more: the parent dropped its \
-                 PortFuture or exited",
-                self.addr
-            ),
-        )
+        super::abandoned(&self.addr)
     }
 
     /// The parsed text form.
