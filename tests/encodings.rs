@@ -13,7 +13,7 @@ use support::{child, greeting, spawn_and_wait, to_hex, wait_with_deadline};
 fn child_serves(role: &str, prepare: impl FnOnce(&DynamicPortWriter, &mut std::process::Command)) {
     let (mut spawned, port) = spawn_and_wait(child(role), prepare);
     let port = port.unwrap_or_else(|e| panic!("{role}: {e}"));
-    assert_eq!(greeting(port), format!("port {port}\n"), "{role}");
+    assert_eq!(greeting(port), support::port_line(port), "{role}");
     assert!(wait_with_deadline(&mut spawned).success(), "{role}");
 }
 

@@ -112,7 +112,7 @@ fn the_childs_own_children_do_not_inherit_the_write_end() {
     let grandchild: u32 = wait_for_marker(&mut spawned, "GRANDCHILD").parse().unwrap();
     let port = port.timeout(SAFETY).wait().unwrap();
     assert!(!pipe_inodes_of(grandchild).contains(&inode));
-    assert_eq!(greeting(port), format!("port {port}\n"));
+    assert_eq!(greeting(port), support::port_line(port));
     kill(grandchild);
     wait_with_deadline(&mut spawned);
 }
@@ -146,6 +146,6 @@ fn a_child_may_pass_its_writer_on_to_a_grandchild() {
         writer.pass_to(command);
     });
     let port = port.unwrap();
-    assert_eq!(greeting(port), format!("port {port}\n"));
+    assert_eq!(greeting(port), support::port_line(port));
     assert!(wait_with_deadline(&mut relay).success());
 }

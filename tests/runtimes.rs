@@ -45,7 +45,7 @@ async fn smol_parent(role: &str) {
         .read_line(&mut line)
         .await
         .unwrap();
-    assert_eq!(line, format!("port {port}\n"), "smol parent, {role} child");
+    assert_eq!(line, support::port_line(port), "smol parent, {role} child");
     assert!(spawned.status().await.unwrap().success());
 }
 
@@ -68,7 +68,7 @@ async fn async_std_parent(role: &str) {
         .unwrap();
     assert_eq!(
         line,
-        format!("port {port}\n"),
+        support::port_line(port),
         "async-std parent, {role} child"
     );
     assert!(support::wait_with_deadline(&mut spawned).success());
@@ -85,7 +85,7 @@ fn block_on_parent(role: &str) {
     let line = support::greeting(port);
     assert_eq!(
         line,
-        format!("port {port}\n"),
+        support::port_line(port),
         "block_on parent, {role} child"
     );
     assert!(support::wait_with_deadline(&mut spawned).success());

@@ -90,6 +90,6 @@ conn.close()
         writer.pass_to_env(command);
     });
     let port = port.unwrap();
-    assert_eq!(greeting(port), format!("port {port}\n"));
+    assert_eq!(greeting(port), support::port_line(port));
     assert!(wait_with_deadline(&mut child).success());
 }

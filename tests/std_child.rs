@@ -13,7 +13,7 @@ fn child_given_the_flag_reports_the_port_it_serves() {
         writer.pass_to(command);
     });
     let port = port.unwrap();
-    assert_eq!(greeting(port), format!("port {port}\n"));
+    assert_eq!(greeting(port), support::port_line(port));
     assert!(wait_with_deadline(&mut child).success());
 }
 
@@ -23,7 +23,7 @@ fn child_given_the_env_var_reports_the_port_it_serves() {
         writer.pass_to_env(command);
     });
     let port = port.unwrap();
-    assert_eq!(greeting(port), format!("port {port}\n"));
+    assert_eq!(greeting(port), support::port_line(port));
     assert!(wait_with_deadline(&mut child).success());
 }
 
@@ -34,7 +34,7 @@ fn child_given_the_originals_bare_fd_number_reports() {
         writer.inherit(command);
     });
     let port = port.unwrap();
-    assert_eq!(greeting(port), format!("port {port}\n"));
+    assert_eq!(greeting(port), support::port_line(port));
     assert!(wait_with_deadline(&mut child).success());
 }
 
@@ -51,7 +51,7 @@ fn child_can_listen_on_ipv6_loopback() {
     let stream = std::net::TcpStream::connect(("::1", port)).unwrap();
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut line).unwrap();
-    assert_eq!(line, format!("port {port}\n"));
+    assert_eq!(line, support::port_line(port));
     assert!(wait_with_deadline(&mut child).success());
 }
 
@@ -63,7 +63,7 @@ fn reporting_twice_is_an_error_and_the_first_report_stands() {
         writer.pass_to(command);
     });
     let port = port.unwrap();
-    assert_eq!(greeting(port), format!("port {port}\n"));
+    assert_eq!(greeting(port), support::port_line(port));
     let out = stdout_of(&mut child);
     assert_eq!(marker(&out, "FIRST"), Some("Ok"));
     assert_eq!(marker(&out, "SECOND"), Some("AlreadyReported"), "{out}");

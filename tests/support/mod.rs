@@ -223,7 +223,7 @@ pub async fn tokio_check(
         .read_line(&mut line)
         .await
         .unwrap();
-    assert_eq!(line, format!("port {port}\n"));
+    assert_eq!(line, port_line(port));
     assert!(spawned.wait().await.unwrap().success());
     port
 }
