@@ -32,6 +32,10 @@ pub(crate) const CONNECTION_DEADLINE: Duration = Duration::from_secs(5);
 /// that makes it close the oldest.
 pub(crate) const MAX_CONNECTIONS: usize = 256;
 
+/// How long the parent stops accepting after `accept` failed (out of fds,
+/// say), so that a listener that stays readable does not make it spin.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(10);
+
 /// A writer that reports by connecting back to the parent.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct TcpWriter {
@@ -61,6 +65,7 @@ impl TcpWriter {
             listener: Lazy::Plain(listener),
             token: token.clone().into_bytes(),
             connections: Vec::new(),
+            accept_paused_until: None,
         });
         Ok((TcpWriter { addr, token }, receiver))
     }
@@ -145,6 +150,8 @@ pub(crate) struct TcpReceiver {
     token: Vec<u8>,
     /// The open connections, oldest first.
     connections: Vec<Connection>,
+    /// Set when `accept` failed: no accepting until then.
+    accept_paused_until: Option<Instant>,
 }
 
 /// One connection from someone who may be the child.
@@ -200,6 +207,12 @@ impl TcpReceiver {
 
     /// Accepts every connection waiting, oldest first, without blocking.
     fn accept_waiting(&mut self) {
+        if let Some(until) = self.accept_paused_until {
+            if Instant::now() < until {
+                return;
+            }
+            self.accept_paused_until = None;
+        }
         loop {
             match self.listener.get().accept() {
                 Ok((stream, peer)) => {
@@ -217,27 +230,43 @@ impl TcpReceiver {
                     });
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                // WouldBlock: none waiting. Anything else (out of fds, a
-                // connection reset while queued): try again on the next wake.
-                Err(_) => return,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                // Out of fds, say: pause, and try again then.
+                Err(_) => {
+                    self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
+                    return;
+                }
             }
         }
     }
 
-    /// The fds to wait on in `poll(2)`: the listener and every connection.
+    /// The fds to wait on in `poll(2)`: the listener (unless accepting is
+    /// paused) and every connection.
     pub(crate) fn fds(&self) -> impl Iterator<Item = std::os::fd::BorrowedFd<'_>> {
-        std::iter::once(self.listener.fd()).chain(self.connections.iter().map(|c| c.stream.fd()))
+        let listener = self
+            .accept_paused_until
+            .is_none()
+            .then(|| self.listener.fd());
+        listener
+            .into_iter()
+            .chain(self.connections.iter().map(|c| c.stream.fd()))
     }
 
-    /// When the oldest connection's deadline passes, if any is open.
+    /// When something must be looked at again: the oldest connection's
+    /// deadline, or the end of a pause in accepting.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.connections.iter().map(|c| c.deadline).min()
+        self.connections
+            .iter()
+            .map(|c| c.deadline)
+            .chain(self.accept_paused_until)
+            .min()
     }
 
     /// Registers the listener and every connection with the reactor;
     /// `Ready` if one is readable now.
     pub(crate) fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut ready = self.listener.poll_readable(cx).is_ready();
+        let mut ready =
+            self.accept_paused_until.is_none() && self.listener.poll_readable(cx).is_ready();
         for connection in &mut self.connections {
             // A connection whose registration fails is closed on the next read.
             ready |= connection.stream.poll_readable(cx).is_ready();
