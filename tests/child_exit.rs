@@ -9,76 +9,8 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use dynamic_port::{DynamicPortWriter, ErrorKind};
+use dynamic_port::{DynamicPortWriter, Error, ErrorKind, PortFuture};
 use support::{assert_kind, child, spawn_and_wait, wait_with_deadline, SAFETY};
-
-fn dies_without_reporting(role: &str) -> std::process::ExitStatus {
-    let (mut child, port) = spawn_and_wait(child(role), |writer, command| {
-        writer.pass_to(command);
-    });
-    assert_kind(port, ErrorKind::ClosedWithoutReport);
-    wait_with_deadline(&mut child)
-}
-
-#[test]
-fn child_that_exits_zero_without_reporting() {
-    assert!(dies_without_reporting("exit").success());
-}
-
-#[test]
-fn child_that_exits_nonzero_without_reporting() {
-    assert_eq!(dies_without_reporting("exit-nonzero").code(), Some(3));
-}
-
-#[test]
-fn child_that_panics_before_reporting() {
-    assert!(!dies_without_reporting("panic").success());
-}
-
-#[test]
-fn child_that_aborts_before_reporting() {
-    assert_eq!(
-        support::signal_of(dies_without_reporting("abort")),
-        Some(libc::SIGABRT)
-    );
-}
-
-#[test]
-fn child_that_segfaults_before_reporting() {
-    assert_eq!(
-        support::signal_of(dies_without_reporting("segv")),
-        Some(libc::SIGSEGV)
-    );
-}
-
-#[test]
-fn child_killed_with_sigkill_before_reporting() {
-    let (writer, port) = DynamicPortWriter::create().unwrap();
-    let mut command = child("hang");
-    command.stdout(Stdio::piped());
-    writer.pass_to(&mut command);
-    let mut child = command.spawn().unwrap();
-    drop(writer);
-    // Wait until the child runs and holds the fd, then kill it.
-    support::wait_for_marker(&mut child, "READY");
-    child.kill().unwrap();
-    assert_kind(port.timeout(SAFETY).wait(), ErrorKind::ClosedWithoutReport);
-    assert_eq!(
-        support::signal_of(child.wait().unwrap()),
-        Some(libc::SIGKILL)
-    );
-}
-
-#[test]
-fn program_that_does_not_exist_fails_to_spawn_and_the_future_fails() {
-    let (writer, port) = DynamicPortWriter::create().unwrap();
-    let mut command = Command::new("/nonexistent/dynamic-port-child");
-    writer.pass_to(&mut command);
-    let err = command.spawn().unwrap_err();
-    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
-    drop(writer);
-    assert_kind(port.timeout(SAFETY).wait(), ErrorKind::ClosedWithoutReport);
-}
 
 #[test]
 fn child_that_never_reports_hits_the_timeout() {
@@ -157,21 +89,37 @@ fn a_child_that_reports_then_exits_still_gives_the_port() {
     wait_with_deadline(&mut child);
 }
 
-/// Every way a child can die before reporting, as a role of the child
-/// program (or `None`: a program that does not exist, or a SIGKILL).
-const DEATHS: [&str; 7] = [
-    "exit",
-    "exit-nonzero",
-    "panic",
-    "abort",
-    "segv",
-    "sigkill",
-    "exec-failure",
+/// How a child that died is seen by its parent's `wait()`.
+#[derive(Clone, Copy, Debug)]
+enum Status {
+    /// It exited with this code.
+    Code(i32),
+    /// This signal killed it.
+    Signal(i32),
+    /// It never started: the program does not exist.
+    NotStarted,
+}
+
+/// Every way a child can die before reporting (a role of the child program,
+/// or `sigkill` and `exec-failure`), and the status it leaves.
+const DEATHS: [(&str, Status); 7] = [
+    ("exit", Status::Code(0)),
+    ("exit-nonzero", Status::Code(3)),
+    ("panic", Status::Code(101)),
+    ("abort", Status::Signal(libc::SIGABRT)),
+    ("segv", Status::Signal(libc::SIGSEGV)),
+    ("sigkill", Status::Signal(libc::SIGKILL)),
+    ("exec-failure", Status::NotStarted),
 ];
 
-/// Spawns a child that dies in the way `death` names and awaits the port
-/// under whatever executor polls this future.
-async fn port_after_death(death: &str) -> Result<u16, dynamic_port::Error> {
+/// Spawns a child that dies in the way `death` names (the five steps,
+/// without `watch`), resolves the future with `resolve`, and checks the
+/// error and the status the child left.
+fn check_death(
+    death: &str,
+    expected: Status,
+    resolve: impl FnOnce(PortFuture) -> Result<u16, Error>,
+) {
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let mut command = match death {
         "exec-failure" => Command::new("/nonexistent/dynamic-port-child"),
@@ -184,25 +132,38 @@ async fn port_after_death(death: &str) -> Result<u16, dynamic_port::Error> {
     let mut spawned = match spawned {
         Ok(spawned) => Some(spawned),
         Err(err) => {
-            assert_eq!(death, "exec-failure", "{err}");
+            assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{death}: {err}");
             None
         }
     };
     if death == "sigkill" {
         spawned.as_mut().unwrap().kill().unwrap();
     }
-    let result = port.timeout(SAFETY).await;
-    if let Some(mut spawned) = spawned {
-        wait_with_deadline(&mut spawned);
+    assert_kind(resolve(port), ErrorKind::ClosedWithoutReport);
+    let status = spawned.as_mut().map(wait_with_deadline);
+    match (expected, status) {
+        (Status::Code(code), Some(status)) => assert_eq!(status.code(), Some(code), "{death}"),
+        (Status::Signal(signal), Some(status)) => {
+            assert_eq!(support::signal_of(status), Some(signal), "{death}")
+        }
+        (Status::NotStarted, None) => {}
+        (expected, status) => panic!("{death}: expected {expected:?}, got {status:?}"),
     }
-    result
+}
+
+#[test]
+fn every_death_fails_the_future_under_wait() {
+    for (death, status) in DEATHS {
+        check_death(death, status, |port| port.timeout(SAFETY).wait());
+    }
 }
 
 #[test]
 fn every_death_fails_the_future_under_futures_block_on() {
-    for death in DEATHS {
-        let result = futures::executor::block_on(port_after_death(death));
-        assert_kind(result, ErrorKind::ClosedWithoutReport);
+    for (death, status) in DEATHS {
+        check_death(death, status, |port| {
+            futures::executor::block_on(port.timeout(SAFETY))
+        });
     }
 }
 
@@ -210,30 +171,25 @@ fn every_death_fails_the_future_under_futures_block_on() {
 #[test]
 fn every_death_fails_the_future_under_a_tokio_parent() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    for death in DEATHS {
-        assert_kind(
-            runtime.block_on(port_after_death(death)),
-            ErrorKind::ClosedWithoutReport,
-        );
+    for (death, status) in DEATHS {
+        check_death(death, status, |port| runtime.block_on(port.timeout(SAFETY)));
     }
 }
 
 #[cfg(feature = "rt-smol")]
 #[test]
 fn every_death_fails_the_future_under_a_smol_parent() {
-    for death in DEATHS {
-        assert_kind(
-            smol::block_on(port_after_death(death)),
-            ErrorKind::ClosedWithoutReport,
-        );
+    for (death, status) in DEATHS {
+        check_death(death, status, |port| smol::block_on(port.timeout(SAFETY)));
     }
 }
 
 #[cfg(feature = "rt-async-std")]
 #[test]
 fn every_death_fails_the_future_under_an_async_std_parent() {
-    for death in DEATHS {
-        let result = async_std::task::block_on(port_after_death(death));
-        assert_kind(result, ErrorKind::ClosedWithoutReport);
+    for (death, status) in DEATHS {
+        check_death(death, status, |port| {
+            async_std::task::block_on(port.timeout(SAFETY))
+        });
     }
 }
