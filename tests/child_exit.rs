@@ -10,12 +10,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use dynamic_port::{DynamicPortWriter, Error, ErrorKind, PortFuture};
+use support::Role;
 use support::{assert_kind, child, spawn_and_wait, wait_with_deadline, SAFETY};
 
 #[test]
 fn child_that_never_reports_hits_the_timeout() {
     let (writer, port) = DynamicPortWriter::create().unwrap();
-    let mut command = child("hang");
+    let mut command = child(Role::Hang);
     writer.pass_to(&mut command);
     let mut child = command.spawn().unwrap();
     drop(writer);
@@ -81,7 +82,7 @@ fn oversize_reports_are_errors_without_reading_them_whole() {
 
 #[test]
 fn a_child_that_reports_then_exits_still_gives_the_port() {
-    let (mut child, port) = spawn_and_wait(child("report-twice"), |writer, command| {
+    let (mut child, port) = spawn_and_wait(child(Role::ReportTwice), |writer, command| {
         writer.pass_to(command);
     });
     let port = port.unwrap();
@@ -123,8 +124,8 @@ fn check_death(
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let mut command = match death {
         "exec-failure" => Command::new("/nonexistent/dynamic-port-child"),
-        "sigkill" => child("hang"),
-        role => child(role),
+        "sigkill" => child(Role::Hang),
+        role => child(Role::from_name(role).expect("a death that is a role")),
     };
     writer.pass_to(&mut command);
     let spawned = command.spawn();

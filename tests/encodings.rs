@@ -6,11 +6,12 @@
 mod support;
 
 use dynamic_port::{DynamicPortWriter, ErrorKind};
+use support::Role;
 use support::{child, greeting, spawn_and_wait, to_hex, wait_with_deadline};
 
 /// Spawns a `role` child given the writer by `prepare`, and checks that it
 /// serves the port it reports.
-fn child_serves(role: &str, prepare: impl FnOnce(&DynamicPortWriter, &mut std::process::Command)) {
+fn child_serves(role: Role, prepare: impl FnOnce(&DynamicPortWriter, &mut std::process::Command)) {
     let (mut spawned, port) = spawn_and_wait(child(role), prepare);
     let port = port.unwrap_or_else(|e| panic!("{role}: {e}"));
     assert_eq!(greeting(port), support::port_line(port), "{role}");
@@ -19,14 +20,14 @@ fn child_serves(role: &str, prepare: impl FnOnce(&DynamicPortWriter, &mut std::p
 
 #[test]
 fn clap_derive_field_child() {
-    child_serves("clap-derive", |writer, command| {
+    child_serves(Role::ClapDerive, |writer, command| {
         writer.pass_to(command);
     });
 }
 
 #[test]
 fn clap_builder_arg_child() {
-    child_serves("clap-arg", |writer, command| {
+    child_serves(Role::ClapArg, |writer, command| {
         writer.pass_to(command);
     });
 }
@@ -35,7 +36,7 @@ fn clap_builder_arg_child() {
 fn json_config_file_child() {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let path = dir.join(format!("config-{}.json", std::process::id()));
-    child_serves("json-config", |writer, command| {
+    child_serves(Role::JsonConfig, |writer, command| {
         let config = support::Config {
             name: "json child".to_owned(),
             dynamic_port_writer: writer.clone(),
@@ -49,7 +50,7 @@ fn json_config_file_child() {
 
 #[test]
 fn postcard_bytes_as_a_hex_argument_child() {
-    child_serves("postcard-hex", |writer, command| {
+    child_serves(Role::PostcardHex, |writer, command| {
         command.args(["--writer-postcard", &to_hex(&writer.to_postcard())]);
         writer.inherit(command);
     });

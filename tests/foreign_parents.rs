@@ -6,6 +6,7 @@ mod support;
 
 use std::process::{Command, Stdio};
 
+use support::Role;
 use support::{child, stdout_of, ROLE_VAR};
 
 /// The README's Python parent, spawning `program args...` and printing the port.
@@ -29,7 +30,7 @@ print("STATUS:", child.wait())
 "#;
 
 /// Runs the Python parent over the test binary playing `role`.
-fn python_parent_of(role: &str) -> String {
+fn python_parent_of(role: Role) -> String {
     let program = child(role);
     let mut command = Command::new("python3");
     command
@@ -37,7 +38,7 @@ fn python_parent_of(role: &str) -> String {
         .arg(PYTHON_PARENT)
         .arg(program.get_program())
         .args(program.get_args())
-        .env(ROLE_VAR, role)
+        .env(ROLE_VAR, role.name())
         .stdout(Stdio::piped());
     let mut python = command.spawn().unwrap();
     stdout_of(&mut python)
@@ -45,7 +46,7 @@ fn python_parent_of(role: &str) -> String {
 
 #[test]
 fn a_python_parent_learns_the_port_of_a_rust_child() {
-    let out = python_parent_of("serve");
+    let out = python_parent_of(Role::Serve);
     let greeting = support::marker(&out, "GREETING").unwrap_or_else(|| panic!("{out}"));
     assert!(greeting.starts_with("port "), "{out}");
     assert_eq!(support::marker(&out, "STATUS"), Some("0"), "{out}");
@@ -53,6 +54,6 @@ fn a_python_parent_learns_the_port_of_a_rust_child() {
 
 #[test]
 fn a_python_parent_sees_a_rust_child_die_as_end_of_stream() {
-    let out = python_parent_of("exit-nonzero");
+    let out = python_parent_of(Role::ExitNonzero);
     assert_eq!(support::marker(&out, "DIED"), Some("3"), "{out}");
 }

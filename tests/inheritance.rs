@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use dynamic_port::{DynamicPortWriter, ErrorKind};
+use support::Role;
 use support::{
     assert_kind, child, greeting, inode_of, pipe_inodes_of, stdout_of, wait_for_marker,
     wait_with_deadline, SAFETY,
@@ -48,7 +49,7 @@ fn only_the_given_children_inherit_while_another_thread_spawns_hundreds() {
 
     let mut children = Vec::new();
     for (writer, _) in &writers {
-        let mut command = child("hang");
+        let mut command = child(Role::Hang);
         writer.pass_to(&mut command);
         let spawned = command.spawn().unwrap();
         // The child was given exactly its own pipe, and no other of ours.
@@ -72,7 +73,7 @@ fn only_the_given_children_inherit_while_another_thread_spawns_hundreds() {
 #[test]
 fn spawning_after_the_writer_is_dropped_fails_with_ebadf() {
     let (writer, port) = DynamicPortWriter::create().unwrap();
-    let mut command = child("serve");
+    let mut command = child(Role::Serve);
     writer.pass_to(&mut command);
     drop(writer);
     let err = command.spawn().unwrap_err();
@@ -85,7 +86,7 @@ fn the_command_does_not_keep_the_write_end_open() {
     // `pass_to` holds no strong reference: after the spawn and the drop of
     // the writer, a child that dies is noticed even while `command` lives.
     let (writer, port) = DynamicPortWriter::create().unwrap();
-    let mut command = child("exit");
+    let mut command = child(Role::Exit);
     writer.pass_to(&mut command);
     let mut spawned = command.spawn().unwrap();
     drop(writer);
@@ -104,7 +105,7 @@ fn kill(pid: u32) {
 fn the_childs_own_children_do_not_inherit_the_write_end() {
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let inode = inode_of(&writer);
-    let mut command = child("grandchild-then-report");
+    let mut command = child(Role::GrandchildThenReport);
     command.stdout(Stdio::piped());
     writer.pass_to(&mut command);
     let mut spawned = command.spawn().unwrap();
@@ -122,7 +123,7 @@ fn a_child_that_dies_while_its_grandchild_lives_on_fails_promptly() {
     // If the grandchild (sleeping 30 s) had inherited the write end, the
     // pipe would stay open and this would time out instead.
     let (writer, port) = DynamicPortWriter::create().unwrap();
-    let mut command = child("grandchild-then-exit");
+    let mut command = child(Role::GrandchildThenExit);
     command.stdout(Stdio::piped());
     writer.pass_to(&mut command);
     let mut spawned = command.spawn().unwrap();
@@ -142,7 +143,7 @@ fn a_child_that_dies_while_its_grandchild_lives_on_fails_promptly() {
 
 #[test]
 fn a_child_may_pass_its_writer_on_to_a_grandchild() {
-    let (mut relay, port) = support::spawn_and_wait(child("relay"), |writer, command| {
+    let (mut relay, port) = support::spawn_and_wait(child(Role::Relay), |writer, command| {
         writer.pass_to(command);
     });
     let port = port.unwrap();

@@ -8,6 +8,7 @@ mod support;
 use std::sync::Mutex;
 
 use dynamic_port::{DynamicPortWriter, ErrorKind};
+use support::Role;
 use support::{child, greeting, open_fd_count, spawn_and_wait, wait_with_deadline};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -27,7 +28,7 @@ fn assert_no_fd_leak(times: usize, mut cycle: impl FnMut()) {
 #[test]
 fn create_spawn_resolve_a_hundred_times_leaks_no_fd() {
     assert_no_fd_leak(100, || {
-        let (mut child, port) = spawn_and_wait(child("serve"), |writer, command| {
+        let (mut child, port) = spawn_and_wait(child(Role::Serve), |writer, command| {
             writer.pass_to(command);
         });
         greeting(port.unwrap());
@@ -38,7 +39,7 @@ fn create_spawn_resolve_a_hundred_times_leaks_no_fd() {
 #[test]
 fn create_spawn_and_child_death_a_hundred_times_leaks_no_fd() {
     assert_no_fd_leak(100, || {
-        let (mut child, port) = spawn_and_wait(child("exit"), |writer, command| {
+        let (mut child, port) = spawn_and_wait(child(Role::Exit), |writer, command| {
             writer.pass_to(command);
         });
         assert_eq!(port.unwrap_err().kind(), ErrorKind::ClosedWithoutReport);
@@ -83,7 +84,7 @@ fn a_resolved_future_has_closed_its_read_end_already() {
 fn a_hung_child_times_out_and_every_fd_is_released() {
     assert_no_fd_leak(10, || {
         let (writer, port) = DynamicPortWriter::create().unwrap();
-        let mut command = child("hang");
+        let mut command = child(Role::Hang);
         writer.pass_to(&mut command);
         let mut spawned = command.spawn().unwrap();
         drop(writer);
@@ -98,7 +99,7 @@ fn a_hung_child_times_out_and_every_fd_is_released() {
 fn dropping_a_pending_future_releases_its_fd() {
     assert_no_fd_leak(10, || {
         let (writer, mut port) = DynamicPortWriter::create().unwrap();
-        let mut command = child("hang");
+        let mut command = child(Role::Hang);
         writer.pass_to(&mut command);
         let mut spawned = command.spawn().unwrap();
         drop(writer);
@@ -121,10 +122,10 @@ fn every_writer() -> [dynamic_port::SpawnOptions; 2] {
 fn spawn_resolve_and_death_a_hundred_times_leaks_no_fd() {
     for options in every_writer() {
         assert_no_fd_leak(100, || {
-            let (mut spawned, port) = options.spawn(&mut child("serve")).unwrap();
+            let (mut spawned, port) = options.spawn(&mut child(Role::Serve)).unwrap();
             greeting(port.timeout(support::SAFETY).wait().unwrap());
             wait_with_deadline(&mut spawned);
-            let (mut spawned, port) = options.spawn(&mut child("exit-nonzero")).unwrap();
+            let (mut spawned, port) = options.spawn(&mut child(Role::ExitNonzero)).unwrap();
             let err = port.timeout(support::SAFETY).wait().unwrap_err();
             assert_eq!(err.kind(), ErrorKind::ChildExited);
             wait_with_deadline(&mut spawned);
@@ -137,7 +138,7 @@ fn watched_futures_awaited_under_an_executor_leak_no_fd() {
     // Registered with the reactor: the pidfd and the pipe both go on resolution.
     for options in every_writer() {
         assert_no_fd_leak(50, || {
-            let (mut spawned, port) = options.spawn(&mut child("exit-nonzero")).unwrap();
+            let (mut spawned, port) = options.spawn(&mut child(Role::ExitNonzero)).unwrap();
             let err = futures::executor::block_on(port.timeout(support::SAFETY)).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::ChildExited);
             wait_with_deadline(&mut spawned);
@@ -162,7 +163,7 @@ fn a_spawn_that_fails_leaks_no_fd_and_no_file() {
 fn a_pending_watched_future_dropped_releases_every_fd() {
     for options in every_writer() {
         assert_no_fd_leak(20, || {
-            let mut command = child("hang");
+            let mut command = child(Role::Hang);
             let (mut spawned, mut port) = options.spawn(&mut command).unwrap();
             assert!(futures::FutureExt::now_or_never(&mut port).is_none());
             drop(port);

@@ -12,6 +12,7 @@ use std::collections::HashSet;
 
 use dynamic_port::DynamicPortWriter;
 use support::open_fd_count;
+use support::Role;
 
 /// Threads of this process.
 fn thread_count() -> usize {
@@ -80,7 +81,7 @@ fn a_thousand_children_at_once_under_one_tokio_parent() {
     drop((few, many));
     assert_eq!(open_fd_count(), fds_before);
 
-    let ports = runtime.block_on(support::tokio_start_many("serve", CHILDREN));
+    let ports = runtime.block_on(support::tokio_start_many(Role::Serve, CHILDREN));
     assert_eq!(ports.len(), CHILDREN);
     assert_eq!(
         ports.iter().collect::<HashSet<_>>().len(),

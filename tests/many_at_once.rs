@@ -5,6 +5,7 @@
 mod support;
 
 use std::collections::HashSet;
+use support::Role;
 
 #[test]
 fn two_hundred_children_started_at_once_all_resolve_to_distinct_ports() {
@@ -12,7 +13,7 @@ fn two_hundred_children_started_at_once_all_resolve_to_distinct_ports() {
         .enable_all()
         .build()
         .unwrap();
-    let ports = runtime.block_on(support::tokio_start_many("serve-tokio-ct", 200));
+    let ports = runtime.block_on(support::tokio_start_many(Role::ServeTokioCt, 200));
     assert_eq!(ports.len(), 200);
     assert_eq!(
         ports.iter().collect::<HashSet<_>>().len(),

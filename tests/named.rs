@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use dynamic_port::{DynamicPortWriter, ErrorKind, PortFuture};
+use support::Role;
 use support::{
     assert_kind, child, greeting, marker, port_line, stdout_of, wait_for_marker,
     wait_with_deadline, SAFETY,
@@ -18,7 +19,7 @@ use support::{
 
 /// Spawns a serving `role` child given a named writer by `prepare`,
 /// watches it, and checks that it serves the port it reports.
-fn named_child_serves(role: &str, prepare: impl FnOnce(&DynamicPortWriter, &mut Command)) {
+fn named_child_serves(role: Role, prepare: impl FnOnce(&DynamicPortWriter, &mut Command)) {
     let (writer, port) = DynamicPortWriter::create_named().unwrap();
     let mut command = child(role);
     prepare(&writer, &mut command);
@@ -32,14 +33,14 @@ fn named_child_serves(role: &str, prepare: impl FnOnce(&DynamicPortWriter, &mut 
 
 #[test]
 fn named_writer_as_the_flag() {
-    named_child_serves("serve", |writer, command| {
+    named_child_serves(Role::Serve, |writer, command| {
         writer.pass_to(command);
     });
 }
 
 #[test]
 fn named_writer_as_the_env_var() {
-    named_child_serves("serve", |writer, command| {
+    named_child_serves(Role::Serve, |writer, command| {
         writer.pass_to_env(command);
     });
 }
@@ -47,7 +48,7 @@ fn named_writer_as_the_env_var() {
 #[cfg(feature = "clap")]
 #[test]
 fn named_writer_through_clap_derive_and_builder() {
-    for role in ["clap-derive", "clap-arg"] {
+    for role in [Role::ClapDerive, Role::ClapArg] {
         named_child_serves(role, |writer, command| {
             writer.pass_to(command);
         });
@@ -59,7 +60,7 @@ fn named_writer_through_clap_derive_and_builder() {
 fn named_writer_in_a_json_config_file() {
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("named-config-{}.json", std::process::id()));
-    named_child_serves("json-config", |writer, command| {
+    named_child_serves(Role::JsonConfig, |writer, command| {
         let config = support::Config {
             name: "json child".to_owned(),
             dynamic_port_writer: writer.clone(),
@@ -73,7 +74,7 @@ fn named_writer_in_a_json_config_file() {
 #[cfg(feature = "postcard")]
 #[test]
 fn named_writer_as_postcard_bytes() {
-    named_child_serves("postcard-hex", |writer, command| {
+    named_child_serves(Role::PostcardHex, |writer, command| {
         let bytes = writer.to_postcard();
         assert_eq!(DynamicPortWriter::from_postcard(&bytes).unwrap(), *writer);
         command.args(["--writer-postcard", &support::to_hex(&bytes)]);
@@ -139,7 +140,7 @@ fn xdg_runtime_dir_is_where_the_directory_goes_when_set() {
     let runtime =
         PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("xdg-{}", std::process::id()));
     std::fs::create_dir_all(&runtime).unwrap();
-    let mut command = child("create-named-and-say-where");
+    let mut command = child(Role::CreateNamedAndSayWhere);
     command
         .env("XDG_RUNTIME_DIR", &runtime)
         .stdout(Stdio::piped());
@@ -197,7 +198,7 @@ fn nothing_is_left_on_disk_however_the_future_ends() {
 
 #[test]
 fn a_report_after_the_parent_stopped_listening_is_abandoned_at_once() {
-    for role in ["report-when-told", "report-when-told-default-sigpipe"] {
+    for role in [Role::ReportWhenTold, Role::ReportWhenToldDefaultSigpipe] {
         let (writer, port) = DynamicPortWriter::create_named().unwrap();
         let mut command = child(role);
         command.stdin(Stdio::piped()).stdout(Stdio::piped());
@@ -370,7 +371,7 @@ fn reporting_twice_through_a_named_writer_is_an_error() {
 #[test]
 fn without_watch_a_named_writer_cannot_see_the_child_die() {
     let (writer, port) = DynamicPortWriter::create_named().unwrap();
-    let mut command = child("exit-nonzero");
+    let mut command = child(Role::ExitNonzero);
     writer.pass_to(&mut command);
     let mut spawned = command.spawn().unwrap();
     wait_with_deadline(&mut spawned);

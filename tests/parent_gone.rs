@@ -7,6 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use dynamic_port::DynamicPortWriter;
+use support::Role;
 use support::{child, marker, stdout_of, wait_for_marker, wait_with_deadline};
 
 /// Held by every test here that drops a future while a child may report:
@@ -21,7 +22,7 @@ fn alone() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// Spawns a child that reports when told; drops the future, then tells it.
-fn report_after_the_future_is_dropped(role: &str) -> String {
+fn report_after_the_future_is_dropped(role: Role) -> String {
     let _alone = alone();
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let mut command = child(role);
@@ -37,7 +38,7 @@ fn report_after_the_future_is_dropped(role: &str) -> String {
 
 #[test]
 fn dropped_future_makes_the_childs_report_return_abandoned() {
-    let out = report_after_the_future_is_dropped("report-when-told");
+    let out = report_after_the_future_is_dropped(Role::ReportWhenTold);
     assert_eq!(marker(&out, "REPORT"), Some("Abandoned"), "{out}");
     assert_eq!(marker(&out, "ALIVE"), Some("after the report"), "{out}");
 }
@@ -46,13 +47,14 @@ fn dropped_future_makes_the_childs_report_return_abandoned() {
 fn dropped_future_is_an_error_even_where_sigpipe_would_kill() {
     // The child restores SIGPIPE's default action (death), as a C program
     // has; the report must still return an error instead of killing it.
-    let out = report_after_the_future_is_dropped("report-when-told-default-sigpipe");
+    let out = report_after_the_future_is_dropped(Role::ReportWhenToldDefaultSigpipe);
     assert_eq!(marker(&out, "REPORT"), Some("Abandoned"), "{out}");
     assert_eq!(marker(&out, "ALIVE"), Some("after the report"), "{out}");
 }
 
 #[test]
 fn dropped_future_in_the_creating_process_is_an_error() {
+    let _alone = alone();
     let (writer, port) = DynamicPortWriter::create().unwrap();
     drop(port);
     let err = writer.where_to_listen().unwrap_err();
@@ -99,7 +101,7 @@ fn bash_child_that_ignores_sigpipe_sees_a_failed_echo_and_goes_on() {
 
 /// Spawns a parent playing `role`, which spawns a child; kills the parent
 /// once the child runs; returns what the child printed afterwards.
-fn report_after_the_parent_is_killed(role: &str) -> String {
+fn report_after_the_parent_is_killed(role: Role) -> String {
     let _alone = alone();
     let mut parent = child(role);
     parent.stdout(Stdio::piped());
@@ -113,7 +115,7 @@ fn report_after_the_parent_is_killed(role: &str) -> String {
 
 #[test]
 fn a_killed_parent_makes_the_childs_report_return_abandoned() {
-    let out = report_after_the_parent_is_killed("parent-then-killed");
+    let out = report_after_the_parent_is_killed(Role::ParentThenKilled);
     assert_eq!(marker(&out, "REPORT"), Some("Abandoned"), "{out}");
     assert_eq!(marker(&out, "ALIVE"), Some("after the report"), "{out}");
 }
@@ -122,7 +124,7 @@ fn a_killed_parent_makes_the_childs_report_return_abandoned() {
 fn a_killed_parent_makes_a_bash_childs_echo_fail_and_the_child_goes_on() {
     // With `trap '' PIPE`; without it bash would die of SIGPIPE, as
     // `bash_child_dies_of_sigpipe_when_nobody_reads` shows.
-    let out = report_after_the_parent_is_killed("parent-then-killed-bash");
+    let out = report_after_the_parent_is_killed(Role::ParentThenKilledBash);
     assert_eq!(marker(&out, "REPORT"), Some("echo status 1"), "{out}");
     assert_eq!(marker(&out, "ALIVE"), Some("after the report"), "{out}");
 }

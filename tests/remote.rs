@@ -14,6 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dynamic_port::{DynamicPortWriter, ErrorKind, PortFuture};
+use support::Role;
 use support::{child, greeting_at, marker, open_fd_count, port_line, wait_with_deadline, SAFETY};
 
 /// Serializes the tests of this file.
@@ -37,7 +38,7 @@ fn now_nanos() -> u128 {
         .as_nanos()
 }
 
-/// Checks a "serve-any" child's report: `addr` is the child's, it greets,
+/// Checks a Role::ServeAny child's report: `addr` is the child's, it greets,
 /// and the report resolved within a second of being sent. Returns its status.
 fn check_served(mut spawned: Child, addr: SocketAddr, resolved_at: u128, host: &str) {
     assert_eq!(addr.ip().to_string(), host, "{addr}");
@@ -58,7 +59,7 @@ fn a_local_child_reports_by_env_and_by_flag() {
     let _alone = alone();
     for by_env in [true, false] {
         let (writer, port) = remote_on("127.0.0.1");
-        let mut command = child("serve-any");
+        let mut command = child(Role::ServeAny);
         command.stdout(Stdio::piped());
         if by_env {
             writer.pass_to_env(&mut command);
@@ -80,7 +81,12 @@ fn a_local_child_reports_by_env_and_by_flag() {
 #[test]
 fn every_child_api_reports_over_tcp() {
     let _alone = alone();
-    for role in ["serve", "serve-tokio-mt", "serve-smol", "serve-async-std"] {
+    for role in [
+        Role::Serve,
+        Role::ServeTokioMt,
+        Role::ServeSmol,
+        Role::ServeAsyncStd,
+    ] {
         let (writer, port) = remote_on("127.0.0.1");
         let mut command = child(role);
         writer.pass_to_env(&mut command);
@@ -95,7 +101,7 @@ fn every_child_api_reports_over_tcp() {
         assert!(wait_with_deadline(&mut spawned).success());
     }
     let (writer, port) = remote_on("127.0.0.1");
-    let mut command = child("serve-two");
+    let mut command = child(Role::ServeTwo);
     writer.pass_to_env(&mut command);
     let mut spawned = command.spawn().unwrap();
     let endpoints = port
@@ -201,7 +207,7 @@ fn local_intruders_change_nothing() {
         "127.0.0.1",
         &[],
         |writer| {
-            let mut command = child("serve-any");
+            let mut command = child(Role::ServeAny);
             writer.pass_to_env(&mut command);
             command
         },
@@ -213,7 +219,7 @@ fn local_intruders_change_nothing() {
 fn a_dying_child_is_child_exited_and_the_timeout_applies() {
     let _alone = alone();
     let (writer, port) = remote_on("127.0.0.1");
-    let mut command = child("exit-nonzero");
+    let mut command = child(Role::ExitNonzero);
     writer.pass_to_env(&mut command);
     let mut spawned = command.spawn().unwrap();
     let err = port.watch(&mut spawned).timeout(SAFETY).wait().unwrap_err();
@@ -300,7 +306,7 @@ fn an_authenticated_malformed_report_is_malformed() {
 fn pass_to_env_keeps_the_token_off_the_command_line() {
     let _alone = alone();
     let (writer, port) = remote_on("127.0.0.1");
-    let mut command = child("hang");
+    let mut command = child(Role::Hang);
     command.stdout(Stdio::piped());
     writer.pass_to_env(&mut command);
     let mut spawned = command.spawn().unwrap();
@@ -377,12 +383,12 @@ impl Drop for TestHosts {
 
 /// The test binary run as a `role` child on the child's host, through
 /// `ip netns exec`, with the writer in its environment.
-fn netns_child(role: &str, writer: &DynamicPortWriter) -> Command {
+fn netns_child(role: Role, writer: &DynamicPortWriter) -> Command {
     let local = child(role);
     let mut command = TestHosts::on_child_host(local.get_program().to_str().unwrap());
     command
         .args(local.get_args())
-        .env(support::ROLE_VAR, role)
+        .env(support::ROLE_VAR, role.name())
         .stdin(Stdio::null());
     writer.pass_to_env(&mut command);
     command
@@ -390,7 +396,7 @@ fn netns_child(role: &str, writer: &DynamicPortWriter) -> Command {
 
 /// The test binary run as a `role` child on the child's host through ssh;
 /// the writer travels in the remote command.
-fn ssh_child(role: &str, writer: &DynamicPortWriter) -> Command {
+fn ssh_child(role: Role, writer: &DynamicPortWriter) -> Command {
     let local = child(role);
     let args: Vec<String> = local
         .get_args()
@@ -408,7 +414,7 @@ fn ssh_child(role: &str, writer: &DynamicPortWriter) -> Command {
     TestHosts::ssh(&remote_command)
 }
 
-/// Launches a "serve-any" child on the child's host with `command`, watches
+/// Launches a Role::ServeAny child on the child's host with `command`, watches
 /// the launcher, and checks the child's address and greeting.
 fn launched_child_serves(mut command: Command, writer: DynamicPortWriter, port: PortFuture) {
     command.stdout(Stdio::piped());
@@ -435,13 +441,13 @@ fn children_on_another_host() {
     for by_env in [true, false] {
         let (writer, port) = remote_on(PARENT_IP);
         let command = if by_env {
-            netns_child("serve-any", &writer)
+            netns_child(Role::ServeAny, &writer)
         } else {
-            let local = child("serve-any");
+            let local = child(Role::ServeAny);
             let mut command = TestHosts::on_child_host(local.get_program().to_str().unwrap());
             command
                 .args(local.get_args())
-                .env(support::ROLE_VAR, "serve-any");
+                .env(support::ROLE_VAR, Role::ServeAny.name());
             writer.pass_to(&mut command);
             command
         };
@@ -450,14 +456,14 @@ fn children_on_another_host() {
 
     // Through a real launcher: ssh to the sshd on the child's host.
     let (writer, port) = remote_on(PARENT_IP);
-    let command = ssh_child("serve-any", &writer);
+    let command = ssh_child(Role::ServeAny, &writer);
     launched_child_serves(command, writer, port);
 
     // Intruders from the child's network, before and during the real report.
     intruders_change_nothing(
         PARENT_IP,
         &["ip", "netns", "exec", NETNS],
-        |writer| netns_child("serve-any", writer),
+        |writer| netns_child(Role::ServeAny, writer),
         CHILD_IP,
     );
 
@@ -465,9 +471,9 @@ fn children_on_another_host() {
     for through_ssh in [false, true] {
         let (writer, port) = remote_on(PARENT_IP);
         let mut command = if through_ssh {
-            ssh_child("exit-nonzero", &writer)
+            ssh_child(Role::ExitNonzero, &writer)
         } else {
-            netns_child("exit-nonzero", &writer)
+            netns_child(Role::ExitNonzero, &writer)
         };
         let mut spawned = command.stdout(Stdio::null()).spawn().unwrap();
         let started = Instant::now();

@@ -11,6 +11,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 
 use dynamic_port::{ErrorKind, PortFuture};
+use support::Role;
 use support::{child, greeting_at, port_line, wait_with_deadline, SAFETY};
 
 /// Spawns a bash child that runs `script` (with `$FD` the writer's fd),
@@ -66,8 +67,7 @@ fn line_is_the_first_line_exactly() {
 
 #[test]
 fn line_at_end_of_stream_counts_a_partial_line() {
-    let mut command = Command::new("bash");
-    command.args(["-c", r#"printf 'no newline' >&"${2%%:*}""#, "bash"]);
+    let mut command = support::bash(r#"printf 'no newline' >&"${2%%:*}""#);
     let (mut child, port) = dynamic_port::spawn(&mut command).unwrap();
     assert_eq!(port.line().timeout(SAFETY).wait().unwrap(), "no newline");
     wait_with_deadline(&mut child);
@@ -118,7 +118,7 @@ fn addrs_from_a_rust_child_with_two_real_listeners() {
         dynamic_port::SpawnOptions::new(),
         dynamic_port::SpawnOptions::new().named(),
     ] {
-        let (mut spawned, port) = options.spawn(&mut child("serve-two")).unwrap();
+        let (mut spawned, port) = options.spawn(&mut child(Role::ServeTwo)).unwrap();
         let endpoints = port.addrs().timeout(SAFETY).wait().unwrap();
         assert_eq!(endpoints.keys().collect::<Vec<_>>(), ["admin", "http"]);
         for name in ["http", "admin"] {
@@ -163,7 +163,7 @@ fn addr_leads_to_a_real_child_on_ipv6_loopback() {
         eprintln!("skipped: this machine has no IPv6 loopback");
         return;
     }
-    let (mut spawned, port) = dynamic_port::spawn(&mut child("serve-v6")).unwrap();
+    let (mut spawned, port) = dynamic_port::spawn(&mut child(Role::ServeV6)).unwrap();
     let addr = port.addr().timeout(SAFETY).wait().unwrap();
     assert!(addr.is_ipv6() && addr.ip().is_loopback(), "{addr}");
     assert_eq!(greeting_at(addr), port_line(addr.port()));

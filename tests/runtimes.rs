@@ -7,25 +7,26 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr};
 
 use dynamic_port::{DynamicPortWriter, ErrorKind};
+use support::Role;
 use support::{child, SAFETY};
 
 /// A child on every runtime: std, tokio (multi-thread and current-thread),
 /// async-std and smol.
-const CHILDREN: [&str; 5] = [
-    "serve",
-    "serve-tokio-mt",
-    "serve-tokio-ct",
-    "serve-async-std",
-    "serve-smol",
+const CHILDREN: [Role; 5] = [
+    Role::Serve,
+    Role::ServeTokioMt,
+    Role::ServeTokioCt,
+    Role::ServeAsyncStd,
+    Role::ServeSmol,
 ];
 
 /// A tokio parent: tokio's `Command` (through `as_std_mut`), `TcpStream`, `.await`.
-async fn tokio_parent(role: &str) {
+async fn tokio_parent(role: Role) {
     support::tokio_child_round(role).await;
 }
 
 /// A smol parent: `smol::process::Command::from` a std command, smol's `TcpStream`.
-async fn smol_parent(role: &str) {
+async fn smol_parent(role: Role) {
     use smol::io::AsyncBufReadExt;
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let mut command = child(role);
@@ -50,7 +51,7 @@ async fn smol_parent(role: &str) {
 }
 
 /// An async-std parent: std's `Command`, async-std's `TcpStream`.
-async fn async_std_parent(role: &str) {
+async fn async_std_parent(role: Role) {
     use async_std::io::prelude::BufReadExt;
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let mut command = child(role);
@@ -75,7 +76,7 @@ async fn async_std_parent(role: &str) {
 }
 
 /// A parent with no runtime at all: `futures::executor::block_on` and std I/O.
-fn block_on_parent(role: &str) {
+fn block_on_parent(role: Role) {
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let mut command = child(role);
     writer.pass_to(&mut command);

@@ -9,13 +9,14 @@ use std::io::Write;
 use std::process::Stdio;
 
 use dynamic_port::DynamicPortWriter;
+use support::Role;
 use support::{child, inode_of, pipe_inodes_of, wait_for_marker, SAFETY};
 
 #[test]
 fn the_pipe_has_no_name_to_open_except_through_a_holders_proc_entry() {
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let inode = inode_of(&writer);
-    let mut command = child("hang");
+    let mut command = child(Role::Hang);
     command.stdout(Stdio::piped());
     writer.pass_to(&mut command);
     let mut spawned = command.spawn().unwrap();

@@ -8,6 +8,7 @@ mod support;
 use std::process::{Command, Stdio};
 
 use dynamic_port::{ErrorKind, SpawnOptions};
+use support::Role;
 use support::{child, greeting, port_line, wait_with_deadline, SAFETY};
 
 /// Every combination of passing (flag, env) and writer (pipe, named).
@@ -30,7 +31,7 @@ fn spawned_port(mut command: Command, options: SpawnOptions) -> u16 {
 #[test]
 fn spawn_a_rust_child_with_every_option() {
     for options in every_option() {
-        let (mut spawned, port) = options.spawn(&mut child("serve")).unwrap();
+        let (mut spawned, port) = options.spawn(&mut child(Role::Serve)).unwrap();
         let port = port.timeout(SAFETY).wait().unwrap();
         assert_eq!(greeting(port), port_line(port), "{options:?}");
         assert!(wait_with_deadline(&mut spawned).success());
@@ -158,7 +159,7 @@ mod tokio_parent {
 
     /// Spawns a serving child through tokio, awaits its port and checks it.
     async fn tokio_round(options: SpawnOptions) -> u16 {
-        let mut command = tokio::process::Command::from(child("serve"));
+        let mut command = tokio::process::Command::from(child(Role::Serve));
         command.kill_on_drop(true);
         let (spawned, port) = dynamic_port::tokio::spawn_with(&mut command, options).unwrap();
         support::tokio_check(spawned, port).await

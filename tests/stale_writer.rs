@@ -8,6 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use dynamic_port::{DynamicPortWriter, ErrorKind};
+use support::Role;
 use support::{assert_kind, child, inode_of, marker, stdout_of, SAFETY};
 
 #[test]
@@ -17,7 +18,7 @@ fn text_naming_another_pipe_at_the_same_fd_is_refused_in_the_child() {
     let (writer_a, _port_a) = DynamicPortWriter::create().unwrap();
     let (writer_b, port_b) = DynamicPortWriter::create().unwrap();
     let stale = format!("{}:pipe:{}", writer_b.fd().unwrap(), inode_of(&writer_a));
-    let mut command = child("report-with-text");
+    let mut command = child(Role::ReportWithText);
     command.env("DP_TEST_TEXT", &stale).stdout(Stdio::piped());
     writer_b.inherit(&mut command);
     let mut child = command.spawn().unwrap();
@@ -49,7 +50,7 @@ fn text_naming_another_pipe_at_the_same_fd_is_refused_in_process() {
 #[test]
 fn text_of_a_dropped_writer_whose_fd_now_holds_another_pipe_is_refused() {
     // In a child, where no parallel test can take the fd number meanwhile.
-    let mut command = child("stale-text-over-foreign-pipe");
+    let mut command = child(Role::StaleTextOverForeignPipe);
     command.stdout(Stdio::piped());
     let out = stdout_of(&mut command.spawn().unwrap());
     assert_eq!(marker(&out, "REPORT"), Some("NotInherited"), "{out}");

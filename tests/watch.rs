@@ -13,6 +13,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use dynamic_port::{DynamicPortWriter, Error, ErrorKind, PortFuture, SpawnOptions};
+use support::Role;
 use support::{child, wait_with_deadline, SAFETY};
 
 /// Long enough that a death that goes unseen fails the test, short enough to fail fast.
@@ -37,16 +38,12 @@ fn assert_exited(result: Result<u16, Error>, child: &mut Child, says: &str) -> E
 /// The ways a child dies before reporting, each with what the error says.
 /// Each returns a command; `kill` says the test kills it once it runs.
 fn deaths() -> Vec<(&'static str, Command, &'static str)> {
-    let bash = |script: &str| {
-        let mut command = Command::new("bash");
-        command.args(["-c", script, "bash"]);
-        command
-    };
+    let bash = support::bash;
     vec![
-        ("exit code", child("exit-nonzero"), "exit code 3"),
-        ("panic", child("panic"), "exit code 101"),
-        ("abort", child("abort"), "SIGABRT"),
-        ("segfault", child("segv"), "SIGSEGV"),
+        ("exit code", child(Role::ExitNonzero), "exit code 3"),
+        ("panic", child(Role::Panic), "exit code 101"),
+        ("abort", child(Role::Abort), "SIGABRT"),
+        ("segfault", child(Role::Segv), "SIGSEGV"),
         (
             "exec failure",
             bash("exec /nonexistent/dynamic-port-child"),
@@ -77,7 +74,7 @@ fn every_death_under_spawn_is_child_exited_with_its_status() {
 #[test]
 fn sigkill_is_child_exited_and_names_the_signal() {
     for options in [SpawnOptions::new(), SpawnOptions::new().named()] {
-        let mut command = child("hang");
+        let mut command = child(Role::Hang);
         command.stdout(Stdio::piped());
         let (mut child, port) = options.spawn(&mut command).unwrap();
         support::wait_for_marker(&mut child, "READY");
@@ -94,10 +91,8 @@ fn sigkill_is_child_exited_and_names_the_signal() {
 /// A bash child that leaves a background grandchild holding the write end,
 /// prints the grandchild's pid, and exits with code 3.
 fn child_leaving_a_grandchild() -> Command {
-    let mut command = Command::new("bash");
-    command
-        .args(["-c", "sleep 60 >/dev/null & echo $!; exit 3", "bash"])
-        .stdout(Stdio::piped());
+    let mut command = support::bash("sleep 60 >/dev/null & echo $!; exit 3");
+    command.stdout(Stdio::piped());
     command
 }
 
@@ -125,7 +120,7 @@ fn a_grandchild_holding_the_write_end_does_not_hide_the_death() {
 #[test]
 fn a_writer_the_parent_never_dropped_does_not_hide_the_death() {
     let (writer, port) = DynamicPortWriter::create().unwrap();
-    let mut command = child("exit-nonzero");
+    let mut command = child(Role::ExitNonzero);
     writer.pass_to(&mut command);
     let mut spawned = command.spawn().unwrap();
     let result = port.watch(&mut spawned).timeout(UNSEEN).wait();
@@ -136,7 +131,7 @@ fn a_writer_the_parent_never_dropped_does_not_hide_the_death() {
 #[test]
 fn a_child_that_exited_before_watch_is_seen_at_once() {
     let (writer, port) = DynamicPortWriter::create().unwrap();
-    let mut command = child("exit-nonzero");
+    let mut command = child(Role::ExitNonzero);
     writer.pass_to(&mut command);
     let mut spawned = command.spawn().unwrap();
     // Wait until it is a zombie, without reaping it.
@@ -169,7 +164,7 @@ fn a_watched_child_that_closes_the_fd_and_keeps_running_is_closed_without_report
 #[test]
 fn a_timeout_while_the_parent_holds_the_writer_says_to_drop_it() {
     let (writer, port) = DynamicPortWriter::create().unwrap();
-    let mut command = child("exit-nonzero");
+    let mut command = child(Role::ExitNonzero);
     writer.pass_to(&mut command);
     let mut spawned = command.spawn().unwrap();
     let err = port.timeout(Duration::from_millis(200)).wait().unwrap_err();
@@ -182,7 +177,7 @@ fn a_timeout_while_the_parent_holds_the_writer_says_to_drop_it() {
 
 #[test]
 fn a_timeout_without_a_held_writer_does_not_blame_it() {
-    let mut command = child("hang");
+    let mut command = child(Role::Hang);
     command.stdout(Stdio::piped());
     let (mut spawned, port) = dynamic_port::spawn(&mut command).unwrap();
     let err = port.timeout(Duration::from_millis(200)).wait().unwrap_err();
@@ -197,14 +192,14 @@ fn a_timeout_without_a_held_writer_does_not_blame_it() {
 /// A child that reports and exits at once: a Rust child (code 7), or a bash
 /// one through the pipe's fd or the FIFO's path (code 5).
 fn reporters() -> Vec<(Command, SpawnOptions, u16)> {
-    let bash = |script: &str| {
-        let mut command = Command::new("bash");
-        command.args(["-c", script, "bash"]);
-        command
-    };
+    let bash = support::bash;
     vec![
-        (child("report-then-exit"), SpawnOptions::new(), 4242),
-        (child("report-then-exit"), SpawnOptions::new().named(), 4242),
+        (child(Role::ReportThenExit), SpawnOptions::new(), 4242),
+        (
+            child(Role::ReportThenExit),
+            SpawnOptions::new().named(),
+            4242,
+        ),
         (
             bash(r#"echo 4343 >&"${2%%:*}"; exit 5"#),
             SpawnOptions::new(),
@@ -344,7 +339,7 @@ fn without_a_pidfd_polling_still_sees_every_death_and_every_report() {
         kill_grandchild(&mut child);
         assert_exited(result, &mut child, "exit code 3");
         for _ in 0..20 {
-            let (mut child, port) = spawn_polled(support::child("report-then-exit"), named);
+            let (mut child, port) = spawn_polled(support::child(Role::ReportThenExit), named);
             assert_eq!(port.timeout(SAFETY).wait().unwrap(), 4242);
             wait_with_deadline(&mut child);
         }

@@ -8,6 +8,7 @@ use std::io;
 use std::process::Stdio;
 
 use dynamic_port::{DynamicPortWriter, ErrorKind};
+use support::Role;
 use support::{child, marker, stdout_of};
 
 #[test]
@@ -77,7 +78,7 @@ fn the_error_converts_to_an_io_error_of_a_matching_kind() {
 
 /// What `from_env` returns in a child whose env var is set to `value` (or unset).
 fn from_env_in_child(value: Option<&std::ffi::OsStr>) -> String {
-    let mut command = child("from-env");
+    let mut command = child(Role::FromEnv);
     command
         .stdout(Stdio::piped())
         .env_remove(DynamicPortWriter::ENV_VAR);

@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 
 use dynamic_port::{DynamicPortWriter, Error, ErrorKind};
 
+mod roles;
+
+pub use roles::Role;
+
 /// The env var that names the child's role.
 pub const ROLE_VAR: &str = "DP_TEST_ROLE";
 
@@ -24,7 +28,7 @@ pub const ROLE_VAR: &str = "DP_TEST_ROLE";
 pub const SAFETY: Duration = Duration::from_secs(30);
 
 /// A command that runs this test binary as a child program playing `role`.
-pub fn child(role: &str) -> Command {
+pub fn child(role: Role) -> Command {
     let mut command = Command::new(std::env::current_exe().expect("the test binary's path"));
     command
         .args([
@@ -36,9 +40,17 @@ pub fn child(role: &str) -> Command {
             "--test-threads=1",
             "--",
         ])
-        .env(ROLE_VAR, role)
+        .env(ROLE_VAR, role.name())
         .stdin(Stdio::null())
         .stdout(Stdio::null());
+    command
+}
+
+/// A bash child that runs `script`, with `$0` set to `bash`: the writer
+/// flag that `pass_to` appends arrives as `$1` and `$2`.
+pub fn bash(script: &str) -> Command {
+    let mut command = Command::new("bash");
+    command.args(["-c", script, "bash"]);
     command
 }
 
@@ -190,7 +202,7 @@ pub fn assert_kind<T: std::fmt::Debug>(result: Result<T, Error>, kind: ErrorKind
 /// `Command` (via `as_std_mut`), awaits its port, connects, checks that the
 /// child says that very port, and waits for it to exit. Returns the port.
 #[cfg(feature = "rt-tokio")]
-pub async fn tokio_child_round(role: &str) -> u16 {
+pub async fn tokio_child_round(role: Role) -> u16 {
     let (spawned, port) = tokio_spawn(role);
     tokio_check(spawned, port).await
 }
@@ -198,7 +210,7 @@ pub async fn tokio_child_round(role: &str) -> u16 {
 /// Under tokio: spawns a `role` child given a new writer; drops the
 /// parent's writer; returns the child and the future of its port.
 #[cfg(feature = "rt-tokio")]
-pub fn tokio_spawn(role: &str) -> (tokio::process::Child, dynamic_port::PortFuture) {
+pub fn tokio_spawn(role: Role) -> (tokio::process::Child, dynamic_port::PortFuture) {
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let mut command = tokio::process::Command::from(child(role));
     writer.pass_to(command.as_std_mut());
@@ -231,7 +243,7 @@ pub async fn tokio_check(
 /// Under tokio: starts `count` `role` children at once, then checks every
 /// one; returns the ports.
 #[cfg(feature = "rt-tokio")]
-pub async fn tokio_start_many(role: &str, count: usize) -> Vec<u16> {
+pub async fn tokio_start_many(role: Role, count: usize) -> Vec<u16> {
     let started: Vec<_> = (0..count).map(|_| tokio_spawn(role)).collect();
     let mut tasks = tokio::task::JoinSet::new();
     for (spawned, port) in started {
@@ -305,206 +317,6 @@ pub fn has_data(read_end: &OwnedFd) -> bool {
     poll.revents & libc::POLLIN != 0
 }
 
-/// The roles a child program can play.
-fn play(role: &str) {
-    match role {
-        // Bind 127.0.0.1:0, report, serve one connection.
-        "serve" => serve_one(given_writer().where_to_listen().unwrap()),
-        "serve-v6" => serve_one(
-            given_writer()
-                .where_to_listen_on(std::net::Ipv6Addr::LOCALHOST.into())
-                .unwrap(),
-        ),
-        // Two real listeners (admin on ::1 where there is IPv6), reported by
-        // name; each answers one connection with its name and port.
-        "serve-two" => {
-            let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let admin = std::net::TcpListener::bind("[::1]:0")
-                .or_else(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-                .unwrap();
-            given_writer()
-                .report_addrs(&[
-                    ("http", http.local_addr().unwrap()),
-                    ("admin", admin.local_addr().unwrap()),
-                ])
-                .unwrap();
-            for (name, listener) in [("http", http), ("admin", admin)] {
-                let (mut stream, _) = listener.accept().unwrap();
-                let port = listener.local_addr().unwrap().port();
-                write!(stream, "{name} {}", port_line(port)).unwrap();
-            }
-        }
-        // Listen on every interface (as a server on another host would),
-        // say when the report went, and serve one connection.
-        "serve-any" => {
-            let listener = given_writer()
-                .where_to_listen_on(std::net::Ipv4Addr::UNSPECIFIED.into())
-                .unwrap();
-            let sent = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap();
-            say("REPORTED_AT", sent.as_nanos());
-            serve_one(listener);
-        }
-        // Die before reporting, in every way.
-        "exit" => std::process::exit(0),
-        // Make a named writer, say where its directory is, and resolve it.
-        "create-named-and-say-where" => {
-            let (writer, port) = DynamicPortWriter::create_named().unwrap();
-            say("DIR", writer.path().unwrap().parent().unwrap().display());
-            writer.report(80).unwrap();
-            assert_eq!(port.wait().unwrap(), 80);
-        }
-        // Report a port without listening, then exit with code 7 at once.
-        "report-then-exit" => {
-            given_writer().report(4242).unwrap();
-            std::process::exit(7)
-        }
-        "exit-nonzero" => std::process::exit(3),
-        "panic" => {
-            // Quietly: this panic is the point, not a failure to report.
-            std::panic::set_hook(Box::new(|_| {}));
-            panic!("the child panics before reporting")
-        }
-        "abort" => std::process::abort(),
-        "segv" => {
-            // Rust's own SIGSEGV handler (for stack overflows) would swallow a
-            // raised signal, so restore the default action first, as in C.
-            // SAFETY: setting a disposition and raising a signal are sound;
-            // SIGSEGV's default action kills the process.
-            unsafe {
-                libc::signal(libc::SIGSEGV, libc::SIG_DFL);
-                libc::raise(libc::SIGSEGV);
-            }
-        }
-        "hang" => {
-            let _writer = given_writer();
-            say("READY", "hanging");
-            std::thread::sleep(SAFETY * 2);
-        }
-        // Parse, wait until told, then report and say how it went.
-        "report-when-told" | "report-when-told-default-sigpipe" => {
-            if role.ends_with("default-sigpipe") {
-                default_sigpipe();
-            }
-            let writer = given_writer();
-            say("READY", "waiting");
-            wait_for_go();
-            let result = writer.where_to_listen();
-            say("REPORT", kind_name(&result));
-            say("ALIVE", "after the report");
-        }
-        "report-twice" => {
-            let writer = given_writer();
-            let copy = writer.clone();
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let port = listener.local_addr().unwrap().port();
-            say("FIRST", kind_name(&writer.report(port)));
-            say("SECOND", kind_name(&copy.report(port)));
-            say("THIRD", kind_name(&given_writer().report(port)));
-            serve_one(listener);
-        }
-        // Report through a writer text given in DP_TEST_TEXT instead of the real one.
-        "report-with-text" => {
-            let text = std::env::var("DP_TEST_TEXT").unwrap();
-            let writer: DynamicPortWriter = text.parse().unwrap();
-            say("REPORT", kind_name(&writer.report(4321)));
-        }
-        "from-env" => say(
-            "FROM_ENV",
-            match DynamicPortWriter::from_env() {
-                Ok(None) => "None".to_owned(),
-                Ok(Some(writer)) => format!("Some({writer})"),
-                Err(err) => format!("{:?}", err.kind()),
-            },
-        ),
-        // Parse the writer, start a grandchild, and then report or die.
-        "grandchild-then-report" | "grandchild-then-exit" => {
-            let writer = given_writer();
-            let grandchild = Command::new("sleep")
-                .arg("30")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            say("GRANDCHILD", grandchild.id());
-            if role.ends_with("report") {
-                serve_one(writer.where_to_listen().unwrap());
-            }
-            std::mem::forget(grandchild); // outlive us; the test kills it
-        }
-        // Create a writer, drop it, put a foreign pipe at its fd number, and
-        // report through the old text: nothing may reach the foreign pipe.
-        "stale-text-over-foreign-pipe" => {
-            let (writer, port) = DynamicPortWriter::create().unwrap();
-            let (read_end, write_end) = raw_pipe(); // before the drop: other numbers
-            let (text, fd) = (writer.to_string(), writer.fd().unwrap());
-            drop((writer, port));
-            // SAFETY: nothing in this single-test process owns `fd` any more.
-            assert_eq!(unsafe { libc::dup2(write_end.as_raw_fd(), fd) }, fd);
-            // SAFETY: dup2 made `fd` a new fd that only we own.
-            let foreign = unsafe { OwnedFd::from_raw_fd(fd) };
-            let stale: DynamicPortWriter = text.parse().unwrap();
-            say("REPORT", kind_name(&stale.report(4321)));
-            say("LEAKED", has_data(&read_end));
-            drop(foreign);
-        }
-        // Pass the writer on to a grandchild, which serves.
-        "relay" => {
-            let writer = given_writer();
-            let mut command = child("serve");
-            writer.pass_to(&mut command);
-            let mut grandchild = command.spawn().unwrap();
-            drop(writer);
-            assert!(wait_with_deadline(&mut grandchild).success());
-        }
-        // A parent that spawns a child that reports once the parent is gone
-        // (a Rust child, or a bash one that ignores SIGPIPE), says so, and
-        // waits to be killed.
-        "parent-then-killed" | "parent-then-killed-bash" => {
-            let (writer, port) = DynamicPortWriter::create().unwrap();
-            let mut command = if role.ends_with("bash") {
-                let mut bash = Command::new("bash");
-                bash.args([
-                    "-c",
-                    r#"trap '' PIPE
-                    while kill -0 "$DP_TEST_PARENT" 2>/dev/null; do sleep 0.01; done
-                    echo 8080 >&"${DYNAMIC_PORT_WRITER%%:*}" 2>/dev/null
-                    echo "REPORT: echo status $?"
-                    echo "ALIVE: after the report""#,
-                ]);
-                bash
-            } else {
-                child("report-when-orphaned")
-            };
-            command
-                .stdout(Stdio::inherit())
-                .env("DP_TEST_PARENT", std::process::id().to_string());
-            writer.pass_to_env(&mut command);
-            let mut spawned = command.spawn().unwrap();
-            drop(writer);
-            say("CHILD", spawned.id());
-            // The test kills us long before this ends.
-            std::thread::sleep(SAFETY * 2);
-            drop(port);
-            spawned.wait().unwrap();
-        }
-        // Wait until our parent is gone (we are reparented), then report.
-        "report-when-orphaned" => {
-            let writer = given_writer();
-            let parent: u32 = std::env::var("DP_TEST_PARENT").unwrap().parse().unwrap();
-            let start = Instant::now();
-            while std::os::unix::process::parent_id() == parent && start.elapsed() < SAFETY {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            let result = writer.where_to_listen();
-            say("REPORT", kind_name(&result));
-            say("ALIVE", "after the report");
-        }
-        other => play_with_features(other),
-    }
-}
-
 /// The arguments after `--`: what the parent passed to the child program.
 pub fn child_args() -> Vec<String> {
     std::env::args()
@@ -536,99 +348,11 @@ pub struct Config {
     pub dynamic_port_writer: DynamicPortWriter,
 }
 
-/// The roles that need a runtime or an encoding feature.
-fn play_with_features(role: &str) {
-    match role {
-        #[cfg(feature = "rt-tokio")]
-        "serve-tokio-mt" | "serve-tokio-ct" => {
-            use tokio::io::AsyncWriteExt;
-            let runtime = if role.ends_with("mt") {
-                tokio::runtime::Builder::new_multi_thread()
-            } else {
-                tokio::runtime::Builder::new_current_thread()
-            }
-            .enable_all()
-            .build()
-            .unwrap();
-            runtime.block_on(async {
-                let listener = dynamic_port::tokio::where_to_listen(given_writer())
-                    .await
-                    .unwrap();
-                let port = listener.local_addr().unwrap().port();
-                let (mut stream, _) = listener.accept().await.unwrap();
-                let line = port_line(port);
-                stream.write_all(line.as_bytes()).await.unwrap();
-            });
-        }
-        #[cfg(feature = "rt-async-std")]
-        "serve-async-std" => async_std::task::block_on(async {
-            use async_std::io::WriteExt;
-            let listener = dynamic_port::async_std::where_to_listen(given_writer())
-                .await
-                .unwrap();
-            let port = listener.local_addr().unwrap().port();
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let line = port_line(port);
-            stream.write_all(line.as_bytes()).await.unwrap();
-        }),
-        #[cfg(feature = "rt-smol")]
-        "serve-smol" => smol::block_on(async {
-            use smol::io::AsyncWriteExt;
-            let listener = dynamic_port::smol::where_to_listen(given_writer())
-                .await
-                .unwrap();
-            let port = listener.local_addr().unwrap().port();
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let line = port_line(port);
-            stream.write_all(line.as_bytes()).await.unwrap();
-        }),
-        #[cfg(feature = "clap")]
-        "clap-derive" => {
-            use clap::Parser;
-            #[derive(Parser)]
-            struct Cli {
-                #[arg(long)]
-                dynamic_port_writer: DynamicPortWriter,
-            }
-            let args = std::iter::once("child".to_owned()).chain(child_args());
-            let cli = Cli::parse_from(args);
-            serve_one(cli.dynamic_port_writer.where_to_listen().unwrap());
-        }
-        #[cfg(feature = "clap")]
-        "clap-arg" => {
-            let command = clap::Command::new("child").arg(dynamic_port::clap::arg());
-            let args = std::iter::once("child".to_owned()).chain(child_args());
-            let matches = command.get_matches_from(args);
-            let writer = matches
-                .get_one::<DynamicPortWriter>("dynamic-port-writer")
-                .unwrap()
-                .clone();
-            serve_one(writer.where_to_listen().unwrap());
-        }
-        #[cfg(feature = "serde")]
-        "json-config" => {
-            let path = std::env::var("DP_TEST_CONFIG").unwrap();
-            let config: Config =
-                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-            assert_eq!(config.name, "json child");
-            serve_one(config.dynamic_port_writer.where_to_listen().unwrap());
-        }
-        #[cfg(feature = "postcard")]
-        "postcard-hex" => {
-            let args = child_args();
-            assert_eq!(args[0], "--writer-postcard");
-            let writer = DynamicPortWriter::from_postcard(&from_hex(&args[1])).unwrap();
-            serve_one(writer.where_to_listen().unwrap());
-        }
-        other => panic!("unknown child role {other:?}"),
-    }
-}
-
 /// The child program's entry point; see the module docs.
 #[test]
 #[ignore = "a child program that the other tests spawn; it does nothing on its own"]
 fn child_process() {
-    if let Ok(role) = std::env::var(ROLE_VAR) {
-        play(&role);
+    if let Ok(name) = std::env::var(ROLE_VAR) {
+        roles::play(Role::from_name(&name).unwrap_or_else(|| panic!("no child role {name:?}")));
     }
 }
