@@ -38,7 +38,7 @@ fn now_nanos() -> u128 {
         .as_nanos()
 }
 
-/// Checks a Role::ServeAny child's report: `addr` is the child's, it greets,
+/// Checks a `serve-any` child's report: `addr` is the child's, it greets,
 /// and the report resolved within a second of being sent. Returns its status.
 fn check_served(mut spawned: Child, addr: SocketAddr, resolved_at: u128, host: &str) {
     assert_eq!(addr.ip().to_string(), host, "{addr}");
@@ -60,21 +60,12 @@ fn a_local_child_reports_by_env_and_by_flag() {
     for by_env in [true, false] {
         let (writer, port) = remote_on("127.0.0.1");
         let mut command = child(Role::ServeAny);
-        command.stdout(Stdio::piped());
         if by_env {
             writer.pass_to_env(&mut command);
         } else {
             writer.pass_to(&mut command);
         }
-        let mut spawned = command.spawn().unwrap();
-        drop(writer);
-        let addr = port
-            .watch(&mut spawned)
-            .addr()
-            .timeout(SAFETY)
-            .wait()
-            .unwrap();
-        check_served(spawned, addr, now_nanos(), "127.0.0.1");
+        launched_child_serves(command, writer, port, "127.0.0.1");
     }
 }
 
@@ -414,9 +405,15 @@ fn ssh_child(role: Role, writer: &DynamicPortWriter) -> Command {
     TestHosts::ssh(&remote_command)
 }
 
-/// Launches a Role::ServeAny child on the child's host with `command`, watches
-/// the launcher, and checks the child's address and greeting.
-fn launched_child_serves(mut command: Command, writer: DynamicPortWriter, port: PortFuture) {
+/// Launches a `serve-any` child with `command` (directly, or through a
+/// launcher), watches what it started, and checks the child's address
+/// (on `host`) and greeting.
+fn launched_child_serves(
+    mut command: Command,
+    writer: DynamicPortWriter,
+    port: PortFuture,
+    host: &str,
+) {
     command.stdout(Stdio::piped());
     let mut spawned = command.spawn().unwrap();
     drop(writer);
@@ -426,7 +423,7 @@ fn launched_child_serves(mut command: Command, writer: DynamicPortWriter, port: 
         .timeout(SAFETY)
         .wait()
         .unwrap();
-    check_served(spawned, addr, now_nanos(), CHILD_IP);
+    check_served(spawned, addr, now_nanos(), host);
 }
 
 #[test]
@@ -451,13 +448,13 @@ fn children_on_another_host() {
             writer.pass_to(&mut command);
             command
         };
-        launched_child_serves(command, writer, port);
+        launched_child_serves(command, writer, port, CHILD_IP);
     }
 
     // Through a real launcher: ssh to the sshd on the child's host.
     let (writer, port) = remote_on(PARENT_IP);
     let command = ssh_child(Role::ServeAny, &writer);
-    launched_child_serves(command, writer, port);
+    launched_child_serves(command, writer, port, CHILD_IP);
 
     // Intruders from the child's network, before and during the real report.
     intruders_change_nothing(
