@@ -8,7 +8,7 @@
 mod support;
 
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use dynamic_port::{ErrorKind, PortFuture};
 use support::Role;
@@ -17,14 +17,8 @@ use support::{child, greeting_at, port_line, wait_with_deadline, SAFETY};
 /// Spawns a bash child that runs `script` (with `$FD` the writer's fd),
 /// then sleeps with the pipe still open.
 fn bash_writes(script: &str) -> (Child, PortFuture) {
-    let mut command = Command::new("bash");
-    command
-        .args([
-            "-c",
-            &format!("export FD=${{2%%:*}}; {script}; exec sleep 60"),
-            "bash",
-        ])
-        .stderr(Stdio::null());
+    let mut command = support::bash(&format!("export FD=${{2%%:*}}; {script}; exec sleep 60"));
+    command.stderr(Stdio::null());
     let (child, port) = dynamic_port::spawn(&mut command).unwrap();
     (child, port.timeout(SAFETY))
 }
@@ -92,13 +86,8 @@ fn line_takes_4096_bytes_and_refuses_5000_at_once() {
 fn addrs_from_a_shell_child_reach_both_listeners() {
     let http = TcpListener::bind("127.0.0.1:0").unwrap();
     let admin = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut command = Command::new("bash");
+    let mut command = support::bash(r#"echo "http=127.0.0.1:$A admin=127.0.0.1:$B" >&"${2%%:*}""#);
     command
-        .args([
-            "-c",
-            r#"echo "http=127.0.0.1:$A admin=127.0.0.1:$B" >&"${2%%:*}""#,
-            "bash",
-        ])
         .env("A", http.local_addr().unwrap().port().to_string())
         .env("B", admin.local_addr().unwrap().port().to_string());
     let (mut child, port) = dynamic_port::spawn(&mut command).unwrap();

@@ -7,9 +7,7 @@ use std::process::Command;
 use support::{greeting, spawn_and_wait, wait_with_deadline};
 
 fn bash(script: &str) -> Command {
-    let mut command = Command::new("bash");
-    command.args(["-c", script, "bash-child"]);
-    command
+    support::bash(script)
 }
 
 fn python(script: &str) -> Command {

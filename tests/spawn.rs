@@ -40,12 +40,8 @@ fn spawn_a_rust_child_with_every_option() {
 
 #[test]
 fn the_plain_spawn_passes_an_inherited_pipe_as_the_flag() {
-    let mut command = Command::new("bash");
-    command.args([
-        "-c",
-        r#"[ "$1" = --dynamic-port-writer ] && echo 1234 >&"${2%%:*}""#,
-        "bash",
-    ]);
+    let mut command =
+        support::bash(r#"[ "$1" = --dynamic-port-writer ] && echo 1234 >&"${2%%:*}""#);
     let (mut spawned, port) = dynamic_port::spawn(&mut command).unwrap();
     assert_eq!(port.timeout(SAFETY).wait().unwrap(), 1234);
     assert!(wait_with_deadline(&mut spawned).success());
@@ -53,17 +49,13 @@ fn the_plain_spawn_passes_an_inherited_pipe_as_the_flag() {
 
 /// A bash child that reports 5555 whichever way the writer came.
 fn bash_reporter() -> Command {
-    let mut command = Command::new("bash");
-    command.args([
-        "-c",
+    support::bash(
         r#"writer=${DYNAMIC_PORT_WRITER:-$2}
         case $writer in
           fifo:*) echo 5555 >"${writer#fifo:*:*:}" ;;
           *) echo 5555 >&"${writer%%:*}" ;;
         esac"#,
-        "bash",
-    ]);
-    command
+    )
 }
 
 #[test]

@@ -146,12 +146,7 @@ fn a_child_that_exited_before_watch_is_seen_at_once() {
 
 #[test]
 fn a_watched_child_that_closes_the_fd_and_keeps_running_is_closed_without_report() {
-    let mut command = Command::new("bash");
-    command.args([
-        "-c",
-        r#"eval "exec ${2%%:*}>&-"; echo closed; sleep 60"#,
-        "bash",
-    ]);
+    let mut command = support::bash(r#"eval "exec ${2%%:*}>&-"; echo closed; sleep 60"#);
     command.stdout(Stdio::piped());
     let (mut spawned, port) = dynamic_port::spawn(&mut command).unwrap();
     let err = port.timeout(UNSEEN).wait().unwrap_err();
