@@ -513,3 +513,38 @@ fn half_a_token_then_silence_does_not_hold_up_the_real_report() {
     );
     drop(stalled);
 }
+
+#[test]
+fn a_parent_out_of_fds_waits_without_spinning() {
+    use std::io::BufRead;
+    let _alone = alone();
+    let mut command = child(Role::RemoteOutOfFds);
+    command.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut spawned = command.spawn().unwrap();
+    let mut stdin = spawned.stdin.take().unwrap();
+    let mut lines = std::io::BufReader::new(spawned.stdout.take().unwrap()).lines();
+    // The next `KEY: value` line with this key (the test harness prints others).
+    let mut next = |key: &str| -> String {
+        loop {
+            let line = lines.next().expect("a line").unwrap();
+            if let Some(value) = line.strip_prefix(&format!("{key}: ")) {
+                return value.to_owned();
+            }
+        }
+    };
+    // Under wait(), then awaited under an executor (the reactor's path): the
+    // child cannot accept the connections made here, and its listener stays readable.
+    for (addr_key, cpu_key, result_key) in [
+        ("ADDR", "CPU_MS", "RESULT"),
+        ("ADDR2", "CPU_MS_AWAITED", "RESULT_AWAITED"),
+    ] {
+        let addr: SocketAddr = next(addr_key).parse().unwrap();
+        let _waiting: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        stdin.write_all(b"go\n").unwrap();
+        let cpu: u64 = next(cpu_key).parse().unwrap();
+        assert_eq!(next(result_key), "TimedOut");
+        // A spinning wait would use about 1000 ms of CPU in its second.
+        assert!(cpu < 300, "{cpu_key}: the wait used {cpu} ms of CPU in 1 s");
+    }
+    wait_with_deadline(&mut spawned);
+}

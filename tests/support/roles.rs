@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use super::*;
+use std::time::Duration;
 
 /// Defines [`Role`] and its names, in one list.
 macro_rules! roles {
@@ -91,6 +92,8 @@ roles! {
     Serve => "serve",
     /// The `serve-any` role.
     ServeAny => "serve-any",
+    /// The `remote-out-of-fds` role.
+    RemoteOutOfFds => "remote-out-of-fds",
     /// The `serve-async-std` role.
     ServeAsyncStd => "serve-async-std",
     /// The `serve-smol` role.
@@ -138,6 +141,68 @@ pub(super) fn play(role: Role) {
         }
         // Listen on every interface (as a server on another host would),
         // say when the report went, and serve one connection.
+        // A parent of a remote writer that runs out of fds: it waits for a
+        // report while it cannot accept, and says how much CPU that took.
+        Role::RemoteOutOfFds => {
+            let (writer, port) =
+                DynamicPortWriter::create_remote("127.0.0.1:0".parse().unwrap()).unwrap();
+            let cpu = || {
+                // SAFETY: getrusage fills the struct it is given.
+                let usage = unsafe {
+                    let mut usage = std::mem::zeroed::<libc::rusage>();
+                    libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+                    usage
+                };
+                let time = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+                time(usage.ru_utime) + time(usage.ru_stime)
+            };
+            // No fd may be opened from here on: `accept` fails with EMFILE.
+            // The lowest free fd number becomes the limit.
+            // SAFETY: dup of stdin returns a new fd (the lowest free), closed at once.
+            let lowest_free = unsafe {
+                let fd = libc::dup(0);
+                libc::close(fd);
+                fd
+            };
+            // SAFETY: getrlimit fills the struct; setrlimit reads a valid one.
+            unsafe {
+                let mut limit = std::mem::zeroed::<libc::rlimit>();
+                assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+                limit.rlim_cur = lowest_free as libc::rlim_t;
+                assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+            }
+            say("ADDR", writer.remote_addr().unwrap());
+            wait_for_go(); // the parent has connected meanwhile
+                           // Under wait(), then under an executor, a second each.
+            let before = cpu();
+            let result = port.timeout(Duration::from_secs(1)).wait();
+            say("CPU_MS", ((cpu() - before) * 1000.0) as u64);
+            say("RESULT", kind_name(&result));
+            let (_writer, port) = {
+                // An fd for the new listener, freed from the limit a moment.
+                // SAFETY: an all-zero rlimit is valid; getrlimit fills it.
+                let mut limit = unsafe { std::mem::zeroed::<libc::rlimit>() };
+                // SAFETY: a valid, writable rlimit.
+                unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+                let saved = limit;
+                limit.rlim_cur += 16;
+                // SAFETY: a valid rlimit.
+                unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+                let made =
+                    DynamicPortWriter::create_remote("127.0.0.1:0".parse().unwrap()).unwrap();
+                say("ADDR2", made.0.remote_addr().unwrap());
+                // The reactor's own fds, made now, before the limit returns.
+                futures::executor::block_on(async_io::Timer::after(Duration::from_millis(1)));
+                // SAFETY: restores the saved limit.
+                unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &saved) };
+                made
+            };
+            wait_for_go();
+            let before = cpu();
+            let result = futures::executor::block_on(port.timeout(Duration::from_secs(1)));
+            say("CPU_MS_AWAITED", ((cpu() - before) * 1000.0) as u64);
+            say("RESULT_AWAITED", kind_name(&result));
+        }
         Role::ServeAny => {
             let listener = given_writer()
                 .where_to_listen_on(std::net::Ipv4Addr::UNSPECIFIED.into())
