@@ -32,7 +32,7 @@ use ::smol::net::TcpListener;
 use ::smol::process::Child;
 use async_io::Async;
 
-use crate::spawn::{spawn_error, watched};
+use crate::spawn::watched;
 use crate::{DynamicPortWriter, Error, PortFuture, SpawnOptions};
 
 /// Spawns `command` as a smol child with a new writer passed as the flag,
@@ -60,13 +60,10 @@ pub fn spawn_with(
     mut command: std::process::Command,
     options: SpawnOptions,
 ) -> Result<(Child, PortFuture), Error> {
-    let (writer, port) = options.prepare(&mut command)?;
-    let program = std::process::Command::new(command.get_program());
+    let prepared = options.prepare(&mut command)?;
+    let program = command.get_program().to_owned();
     let spawned = ::smol::process::Command::from(command).spawn();
-    drop(writer);
-    let child = spawned.map_err(|e| spawn_error(&program, e))?;
-    let port = watch(port, &child);
-    Ok((child, port))
+    prepared.spawned(spawned, &program, |child| Some(child.id()))
 }
 
 /// [`PortFuture::watch`] for a smol child: the future also fails once

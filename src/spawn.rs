@@ -1,6 +1,7 @@
 //! [`spawn`]: create a writer, pass it, spawn, drop the parent's copy, and
 //! watch the child, in one call that cannot be gotten wrong.
 
+use std::ffi::OsStr;
 use std::process::{Child, Command};
 
 use crate::error::Error;
@@ -107,48 +108,58 @@ impl SpawnOptions {
         self
     }
 
-    /// Creates the writer these options ask for.
-    fn create(&self) -> Result<(DynamicPortWriter, PortFuture), Error> {
-        if self.named {
-            DynamicPortWriter::create_named()
-        } else {
-            DynamicPortWriter::create()
-        }
-    }
-
-    /// Passes `writer` to `command` as these options ask.
-    fn pass(&self, writer: &DynamicPortWriter, command: &mut Command) {
-        if self.env {
-            writer.pass_to_env(command);
-        } else {
-            writer.pass_to(command);
-        }
-    }
-
     /// Spawns `command` as [`spawn`] does, with these options.
     ///
     /// # Errors
     ///
     /// As [`spawn`].
     pub fn spawn(&self, command: &mut Command) -> Result<(Child, PortFuture), Error> {
-        let (writer, port) = self.prepare(command)?;
+        let prepared = self.prepare(command)?;
         let spawned = command.spawn();
-        drop(writer);
-        let child = spawned.map_err(|e| spawn_error(command, e))?;
-        let port = watched(port, Some(child.id()));
-        Ok((child, port))
+        prepared.spawned(spawned, command.get_program(), |child| Some(child.id()))
     }
 
-    /// The first half of a spawn through another `Command` type: create the
-    /// writer and pass it to the `std` command inside. The caller spawns,
-    /// drops the writer, and calls [`watched`].
-    pub(crate) fn prepare(
-        &self,
-        command: &mut Command,
-    ) -> Result<(DynamicPortWriter, PortFuture), Error> {
-        let (writer, port) = self.create()?;
-        self.pass(&writer, command);
-        Ok((writer, port))
+    /// The first half of a spawn through any `Command` type: creates the
+    /// writer these options ask for and passes it to the `std` command
+    /// inside. [`Prepared::spawned`] is the second half.
+    pub(crate) fn prepare(&self, command: &mut Command) -> Result<Prepared, Error> {
+        let (writer, port) = if self.named {
+            DynamicPortWriter::create_named()?
+        } else {
+            DynamicPortWriter::create()?
+        };
+        if self.env {
+            writer.pass_to_env(command);
+        } else {
+            writer.pass_to(command);
+        }
+        Ok(Prepared { writer, port })
+    }
+}
+
+/// A writer passed to a command that is about to be spawned, and its future.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// The parent's copy, dropped as soon as the spawn is done.
+    writer: DynamicPortWriter,
+    /// The future of the port.
+    port: PortFuture,
+}
+
+impl Prepared {
+    /// The second half of every spawn (std, tokio, smol): drops the parent's
+    /// writer, turns a failed spawn of `program` into an [`Error`], and
+    /// watches the child by the pid `pid` gives (`None`: already reaped).
+    pub(crate) fn spawned<C>(
+        self,
+        spawned: std::io::Result<C>,
+        program: &OsStr,
+        pid: impl FnOnce(&C) -> Option<u32>,
+    ) -> Result<(C, PortFuture), Error> {
+        drop(self.writer);
+        let child = spawned.map_err(|err| spawn_error(program, err))?;
+        let port = watched(self.port, pid(&child));
+        Ok((child, port))
     }
 }
 
@@ -158,7 +169,16 @@ pub(crate) fn watched(port: PortFuture, pid: Option<u32>) -> PortFuture {
     port.watch_pid(pid.map_or_else(Watch::reaped, Watch::new))
 }
 
-/// The error for a spawn that failed.
-pub(crate) fn spawn_error(command: &Command, err: std::io::Error) -> Error {
-    Error::io(format!("could not start {:?}", command.get_program()), err)
+/// The error for a failed spawn of `program`.
+fn spawn_error(program: &OsStr, err: std::io::Error) -> Error {
+    let message = if err.raw_os_error() == Some(libc::EBADF) {
+        // The hook of a writer given to this `Command` before found its pipe closed.
+        format!(
+            "could not start {program:?}: it was given a writer that is closed now; \
+             build a new Command for each spawn"
+        )
+    } else {
+        format!("could not start {program:?}")
+    };
+    Error::io(message, err)
 }

@@ -44,7 +44,7 @@ use std::net::IpAddr;
 use ::tokio::net::TcpListener;
 use ::tokio::process::{Child, Command};
 
-use crate::spawn::{spawn_error, watched};
+use crate::spawn::watched;
 use crate::{DynamicPortWriter, Error, PortFuture, SpawnOptions};
 
 /// Spawns a tokio `command` with a new writer passed as the flag, and
@@ -81,19 +81,11 @@ pub fn spawn_with(
     command: &mut Command,
     options: SpawnOptions,
 ) -> Result<(Child, PortFuture), Error> {
-    if let Err(err) = ::tokio::runtime::Handle::try_current() {
-        return Err(Error::io(
-            "dynamic_port::tokio::spawn must be called inside a tokio runtime; \
-             elsewhere, use dynamic_port::spawn",
-            std::io::Error::other(err),
-        ));
-    }
-    let (writer, port) = options.prepare(command.as_std_mut())?;
+    require_runtime("spawn must be called", "dynamic_port::spawn")?;
+    let prepared = options.prepare(command.as_std_mut())?;
     let spawned = command.spawn();
-    drop(writer);
-    let child = spawned.map_err(|e| spawn_error(command.as_std(), e))?;
-    let port = watch(port, &child);
-    Ok((child, port))
+    // tokio forgets the id once it has reaped the child.
+    prepared.spawned(spawned, command.as_std().get_program(), Child::id)
 }
 
 /// [`PortFuture::watch`] for a tokio child: the future also fails once
@@ -143,16 +135,25 @@ pub async fn where_to_listen_on(
     writer: DynamicPortWriter,
     ip: IpAddr,
 ) -> Result<TcpListener, Error> {
-    if let Err(err) = ::tokio::runtime::Handle::try_current() {
-        return Err(Error::io(
-            "dynamic_port::tokio::where_to_listen must be awaited inside a tokio runtime; \
-             elsewhere, use DynamicPortWriter::where_to_listen",
-            std::io::Error::other(err),
-        ));
-    }
+    require_runtime(
+        "where_to_listen must be awaited",
+        "DynamicPortWriter::where_to_listen",
+    )?;
     writer.listen_then_report(ip, |listener| {
         // tokio requires a nonblocking socket.
         listener.set_nonblocking(true)?;
         TcpListener::from_std(listener)
     })
+}
+
+/// An error unless called inside a tokio runtime: "dynamic_port::tokio::`what`
+/// inside a tokio runtime; elsewhere, use `instead`".
+fn require_runtime(what: &str, instead: &str) -> Result<(), Error> {
+    match ::tokio::runtime::Handle::try_current() {
+        Ok(_) => Ok(()),
+        Err(err) => Err(Error::io(
+            format!("dynamic_port::tokio::{what} inside a tokio runtime; elsewhere, use {instead}"),
+            std::io::Error::other(err),
+        )),
+    }
 }

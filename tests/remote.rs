@@ -101,13 +101,7 @@ fn every_child_api_reports_over_tcp() {
         .timeout(SAFETY)
         .wait()
         .unwrap();
-    for name in ["http", "admin"] {
-        let addr = endpoints[name];
-        assert_eq!(
-            greeting_at(addr),
-            format!("{name} {}", port_line(addr.port()))
-        );
-    }
+    support::check_two_endpoints(&endpoints);
     assert!(wait_with_deadline(&mut spawned).success());
 }
 
@@ -132,7 +126,7 @@ except OSError:
 connect()
 for _ in range(200):
     connect()
-print("READY", flush=True)
+print("READY: all connected", flush=True)
 sys.stdin.read()
 "#;
     let mut command = match via {
@@ -153,7 +147,7 @@ sys.stdin.read()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
     let mut spawned = command.spawn().unwrap();
-    support::wait_for_marker_line(&mut spawned, "READY");
+    support::wait_for_marker(&mut spawned, "READY");
     spawned
 }
 

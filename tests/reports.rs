@@ -109,14 +109,7 @@ fn addrs_from_a_rust_child_with_two_real_listeners() {
     ] {
         let (mut spawned, port) = options.spawn(&mut child(Role::ServeTwo)).unwrap();
         let endpoints = port.addrs().timeout(SAFETY).wait().unwrap();
-        assert_eq!(endpoints.keys().collect::<Vec<_>>(), ["admin", "http"]);
-        for name in ["http", "admin"] {
-            let addr = endpoints[name];
-            assert_eq!(
-                greeting_at(addr),
-                format!("{name} {}", port_line(addr.port()))
-            );
-        }
+        support::check_two_endpoints(&endpoints);
         assert!(wait_with_deadline(&mut spawned).success());
     }
 }

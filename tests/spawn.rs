@@ -233,3 +233,15 @@ fn smol_spawn_with_every_option() {
         assert_eq!(spawned.status().await.unwrap().code(), Some(6));
     });
 }
+
+#[test]
+fn a_command_spawned_twice_says_to_build_a_new_one() {
+    let mut command = support::bash(r#"echo 4321 >&"${2%%:*}""#);
+    let (mut spawned, port) = dynamic_port::spawn(&mut command).unwrap();
+    assert_eq!(port.timeout(SAFETY).wait().unwrap(), 4321);
+    wait_with_deadline(&mut spawned);
+    // The command still carries the first writer, whose pipe is closed now.
+    let err = dynamic_port::spawn(&mut command).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert!(err.to_string().contains("build a new Command"), "{err}");
+}

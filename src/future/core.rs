@@ -13,12 +13,8 @@ use std::time::{Duration, Instant};
 use async_io::Timer;
 
 use crate::error::{Error, ErrorKind};
-use crate::reactor::Lazy;
-use crate::registry::WriteEnd;
 use crate::sys::{self, Exit};
-use crate::transport::fifo::NamedDir;
-use crate::transport::tcp::TcpReceiver;
-use crate::transport::{self, Receiver};
+use crate::transport::{Input, Receiver};
 use crate::watch::Watch;
 
 /// How long a watched future that reached end of stream without a report
@@ -55,13 +51,8 @@ pub(crate) struct Core {
 
 /// What a pending future holds.
 struct Source {
-    /// What the report arrives on.
-    input: Input,
-    /// For a pipe: the parent's write end, to tell whether the parent still
-    /// holds a writer (a likely cause of a timeout).
-    creator: Option<std::sync::Weak<WriteEnd>>,
-    /// For a named writer: its directory, removed when dropped.
-    _dir: Option<NamedDir>,
+    /// The transport's end: what the report arrives on, and what goes with it.
+    receiver: Receiver,
     /// The watched child, if any.
     watch: Option<Watch>,
     /// Set when a watched future reached end of stream without a report:
@@ -69,15 +60,6 @@ struct Source {
     grace: Option<Grace>,
     /// For a remote writer: the timer of the oldest connection's deadline.
     connection_timer: Option<(Instant, Timer)>,
-}
-
-/// What a report arrives on, registered with the reactor only when a poll
-/// has to wait.
-enum Input {
-    /// A pipe's read end or a FIFO (nonblocking).
-    File(Lazy<std::fs::File>),
-    /// A TCP listener and its connections.
-    Tcp(TcpReceiver),
 }
 
 /// The wait for a child's exit after end of stream.
@@ -111,20 +93,9 @@ enum Received<T> {
 impl Core {
     /// Wraps a transport's receiver.
     pub(crate) fn new(receiver: Receiver) -> Core {
-        let Receiver {
-            input,
-            creator,
-            dir,
-        } = receiver;
-        let input = match input {
-            transport::Input::File(file) => Input::File(Lazy::Plain(file)),
-            transport::Input::Tcp(tcp) => Input::Tcp(tcp),
-        };
         Core {
             source: Some(Source {
-                input,
-                creator,
-                _dir: dir,
+                receiver,
                 watch: None,
                 grace: None,
                 connection_timer: None,
@@ -161,7 +132,7 @@ impl Core {
             let source = self.source.as_ref().expect("unresolved");
             let now = Instant::now();
             let until = |at: Instant| at.saturating_duration_since(now);
-            let connections = match &source.input {
+            let connections = match &source.receiver.input {
                 Input::Tcp(tcp) => tcp.next_deadline(),
                 Input::File(_) => None,
             };
@@ -176,7 +147,7 @@ impl Core {
             .min();
             let mut fds = Vec::with_capacity(2);
             if source.grace.is_none() {
-                match &source.input {
+                match &source.receiver.input {
                     Input::File(file) => fds.push(file.fd()),
                     Input::Tcp(tcp) => fds.extend(tcp.fds()),
                 }
@@ -203,7 +174,7 @@ impl Core {
             let source = self.source.as_mut().expect("unresolved");
             let mut ready = false;
             let mut failed = None;
-            if let Input::Tcp(tcp) = &source.input {
+            if let Input::Tcp(tcp) = &source.receiver.input {
                 // A timer for the oldest connection's deadline, remade when it changes.
                 match (tcp.next_deadline(), &mut source.connection_timer) {
                     (Some(at), Some((timer_at, timer))) if *timer_at == at => {
@@ -217,7 +188,7 @@ impl Core {
                     (None, slot) => *slot = None,
                 }
             }
-            let readable = match (&mut source.grace, &mut source.input) {
+            let readable = match (&mut source.grace, &mut source.receiver.input) {
                 (Some(_), _) => Poll::Pending,
                 (None, Input::File(file)) => file.poll_readable(cx),
                 (None, Input::Tcp(tcp)) => tcp.poll_readable(cx),
@@ -227,12 +198,9 @@ impl Core {
                 Poll::Ready(Err(err)) => failed = Some(err),
                 Poll::Pending => {}
             }
-            match &mut source.grace {
-                None => {}
-                Some(grace) => {
-                    let timer = grace.timer.get_or_insert_with(|| Timer::at(grace.until));
-                    ready |= Pin::new(timer).poll(cx).is_ready();
-                }
+            if let Some(grace) = &mut source.grace {
+                let timer = grace.timer.get_or_insert_with(|| Timer::at(grace.until));
+                ready |= Pin::new(timer).poll(cx).is_ready();
             }
             if let Some(watch) = &mut source.watch {
                 match watch.poll_maybe_exited(cx) {
@@ -306,7 +274,7 @@ impl Core {
     /// Reads what is there without waiting, and parses it.
     fn read_available<T>(&mut self, grammar: &Grammar<T>) -> Received<T> {
         let source = self.source.as_mut().expect("unresolved");
-        let file = match &mut source.input {
+        let file = match &mut source.receiver.input {
             Input::File(file) => file,
             Input::Tcp(tcp) => {
                 return match tcp.read_available(grammar.capacity, grammar.parse) {
@@ -376,7 +344,7 @@ impl Core {
         let after = self.deadline.as_ref().map_or(Duration::ZERO, |d| d.after);
         let source = self.source.as_ref();
         let writer_held = source
-            .and_then(|s| s.creator.as_ref())
+            .and_then(|s| s.receiver.creator.as_ref())
             .is_some_and(|creator| creator.strong_count() > 0);
         let watched = source.is_some_and(|s| s.watch.is_some());
         let message = if writer_held && !watched {

@@ -181,7 +181,7 @@ pub fn parse_report(bytes: &[u8], end_of_stream: bool) -> Result<Option<u16>, Er
 /// parse then handles.
 fn ended_bare_port(bytes: &[u8]) -> Option<u16> {
     let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-    if !(1..=5).contains(&digits) {
+    if digits == 0 {
         return None;
     }
     let blanks = bytes[digits..]
@@ -192,11 +192,7 @@ fn ended_bare_port(bytes: &[u8]) -> Option<u16> {
     if end >= MAX_REPORT_LEN || !matches!(bytes.get(end), Some(b'\n' | 0)) {
         return None;
     }
-    // Five ASCII digits always fit in a u32.
-    let port = bytes[..digits]
-        .iter()
-        .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
-    u16::try_from(port).ok().filter(|&port| port != 0)
+    parse_port(&bytes[..digits]).ok()
 }
 
 /// Parses the bytes read so far as a report of one item (a bare port or one

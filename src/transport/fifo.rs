@@ -14,6 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::{write_report, Input, Receiver};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::{self, WriterText};
+use crate::reactor::Lazy;
 use crate::registry::{Claim, Registry};
 use crate::sys;
 
@@ -114,9 +115,9 @@ impl FifoWriter {
             path,
         };
         let receiver = Receiver {
-            input: Input::File(file),
+            input: Input::File(Lazy::Plain(file)),
             creator: None,
-            dir: Some(dir),
+            _dir: Some(dir),
         };
         Ok((writer, receiver))
     }

@@ -14,6 +14,7 @@ use std::os::fd::BorrowedFd;
 use std::sync::Weak;
 
 use crate::error::{Error, ErrorKind};
+use crate::reactor::Lazy;
 use crate::registry::WriteEnd;
 use crate::sys;
 
@@ -30,15 +31,17 @@ pub(crate) struct Receiver {
     /// For a pipe: the parent's write end, to tell whether the parent still
     /// holds a writer (a likely cause of a timeout).
     pub(crate) creator: Option<Weak<WriteEnd>>,
-    /// For a named writer: its private directory, removed with the receiver.
-    pub(crate) dir: Option<fifo::NamedDir>,
+    /// For a named writer: its private directory, removed when the
+    /// receiver drops (it is held for that alone).
+    pub(crate) _dir: Option<fifo::NamedDir>,
 }
 
-/// What a report arrives on.
+/// What a report arrives on, registered with the reactor only when a poll
+/// has to wait.
 #[derive(Debug)]
 pub(crate) enum Input {
     /// A nonblocking file: a pipe's read end, or a FIFO.
-    File(File),
+    File(Lazy<File>),
     /// A TCP listener and its connections.
     Tcp(tcp::TcpReceiver),
 }
@@ -49,7 +52,7 @@ impl Receiver {
         Receiver {
             input: Input::Tcp(receiver),
             creator: None,
-            dir: None,
+            _dir: None,
         }
     }
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Weak};
 use super::{write_report, Input, Receiver};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::{self, WriterText};
+use crate::reactor::Lazy;
 use crate::registry::{Claim, Registry, WriteEnd};
 use crate::sys::{self, Probe};
 
@@ -41,9 +42,9 @@ impl PipeWriter {
         });
         Registry::lock().add_created(Arc::downgrade(&end), fd);
         let receiver = Receiver {
-            input: Input::File(File::from(read_end)),
+            input: Input::File(Lazy::Plain(File::from(read_end))),
             creator: Some(Arc::downgrade(&end)),
-            dir: None,
+            _dir: None,
         };
         let writer = PipeWriter {
             fd,

@@ -72,6 +72,19 @@ pub fn greeting(port: u16) -> String {
     greeting_at(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
+/// Checks what a [`Role::ServeTwo`] child reported: its `http` and `admin`
+/// endpoints, each answering with its name and port.
+pub fn check_two_endpoints(endpoints: &std::collections::BTreeMap<String, std::net::SocketAddr>) {
+    assert_eq!(endpoints.keys().collect::<Vec<_>>(), ["admin", "http"]);
+    for name in ["http", "admin"] {
+        let addr = endpoints[name];
+        assert_eq!(
+            greeting_at(addr),
+            format!("{name} {}", port_line(addr.port()))
+        );
+    }
+}
+
 /// Connects to a serving child at `addr` and returns the line it sends.
 pub fn greeting_at(addr: std::net::SocketAddr) -> String {
     let stream = TcpStream::connect(addr).expect("connect to the child");
@@ -121,22 +134,6 @@ pub fn wait_for_marker(child: &mut Child, key: &str) -> String {
         }
         if let Some(value) = marker(&line, key) {
             return value.trim_end().to_owned();
-        }
-    }
-}
-
-/// Reads the child's piped stdout until a line that is exactly `line`.
-pub fn wait_for_marker_line(child: &mut Child, line: &str) {
-    let stdout = child.stdout.as_mut().expect("stdout piped");
-    let mut reader = BufReader::new(stdout);
-    let mut got = String::new();
-    loop {
-        got.clear();
-        if reader.read_line(&mut got).unwrap() == 0 {
-            panic!("the child closed stdout before printing {line}");
-        }
-        if got.trim_end() == line {
-            return;
         }
     }
 }
