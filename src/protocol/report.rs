@@ -192,7 +192,7 @@ fn ended_bare_port(bytes: &[u8]) -> Option<u16> {
     if end >= MAX_REPORT_LEN || !matches!(bytes.get(end), Some(b'\n' | 0)) {
         return None;
     }
-    parse_port(&bytes[..digits]).ok()
+    port_of(&bytes[..digits]).ok()
 }
 
 /// Parses the bytes read so far as a report of one item (a bare port or one
@@ -380,23 +380,28 @@ fn parse_endpoint(token: &[u8]) -> Result<Item, String> {
 
 /// Parses 1 to 5 ASCII digits as a port from 1 to 65535.
 fn parse_port(digits: &[u8]) -> Result<u16, String> {
+    port_of(digits).map_err(str::to_owned)
+}
+
+/// [`parse_port`] without allocating: the reason is a static string.
+fn port_of(digits: &[u8]) -> Result<u16, &'static str> {
     if digits.is_empty() {
-        return Err("a port is missing".to_owned());
-    }
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return Err("a port is decimal digits, without a sign".to_owned());
+        return Err("a port is missing");
     }
     if digits.len() > 5 {
-        return Err("a port has at most 5 digits".to_owned());
+        return Err("a port has at most 5 digits");
+    }
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Err("a port is decimal digits, without a sign");
     }
     // Five ASCII digits always fit in a u32.
     let port = digits
         .iter()
         .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
     match u16::try_from(port) {
-        Ok(0) => Err("port 0 cannot be connected to".to_owned()),
+        Ok(0) => Err("port 0 cannot be connected to"),
         Ok(port) => Ok(port),
-        Err(_) => Err("the largest port is 65535".to_owned()),
+        Err(_) => Err("the largest port is 65535"),
     }
 }
 
