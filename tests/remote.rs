@@ -69,6 +69,16 @@ fn a_local_child_reports_by_env_and_by_flag() {
     }
 }
 
+/// A `role` child on this host, given a remote writer by env var, watched.
+fn local_remote_child(role: Role) -> (Child, PortFuture) {
+    let (writer, port) = remote_on("127.0.0.1");
+    let mut command = child(role);
+    writer.pass_to_env(&mut command);
+    let mut spawned = command.spawn().unwrap();
+    let port = port.watch(&mut spawned);
+    (spawned, port)
+}
+
 #[test]
 fn every_child_api_reports_over_tcp() {
     let _alone = alone();
@@ -78,29 +88,13 @@ fn every_child_api_reports_over_tcp() {
         Role::ServeSmol,
         Role::ServeAsyncStd,
     ] {
-        let (writer, port) = remote_on("127.0.0.1");
-        let mut command = child(role);
-        writer.pass_to_env(&mut command);
-        let mut spawned = command.spawn().unwrap();
-        let addr = port
-            .watch(&mut spawned)
-            .addr()
-            .timeout(SAFETY)
-            .wait()
-            .unwrap();
+        let (mut spawned, port) = local_remote_child(role);
+        let addr = port.addr().timeout(SAFETY).wait().unwrap();
         assert_eq!(greeting_at(addr), port_line(addr.port()), "{role}");
         assert!(wait_with_deadline(&mut spawned).success());
     }
-    let (writer, port) = remote_on("127.0.0.1");
-    let mut command = child(Role::ServeTwo);
-    writer.pass_to_env(&mut command);
-    let mut spawned = command.spawn().unwrap();
-    let endpoints = port
-        .watch(&mut spawned)
-        .addrs()
-        .timeout(SAFETY)
-        .wait()
-        .unwrap();
+    let (mut spawned, port) = local_remote_child(Role::ServeTwo);
+    let endpoints = port.addrs().timeout(SAFETY).wait().unwrap();
     support::check_two_endpoints(&endpoints);
     assert!(wait_with_deadline(&mut spawned).success());
 }
@@ -203,11 +197,8 @@ fn local_intruders_change_nothing() {
 #[test]
 fn a_dying_child_is_child_exited_and_the_timeout_applies() {
     let _alone = alone();
-    let (writer, port) = remote_on("127.0.0.1");
-    let mut command = child(Role::ExitNonzero);
-    writer.pass_to_env(&mut command);
-    let mut spawned = command.spawn().unwrap();
-    let err = port.watch(&mut spawned).timeout(SAFETY).wait().unwrap_err();
+    let (mut spawned, port) = local_remote_child(Role::ExitNonzero);
+    let err = port.timeout(SAFETY).wait().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ChildExited, "{err}");
     assert_eq!(err.exit_status(), Some(wait_with_deadline(&mut spawned)));
     let (_writer, port) = remote_on("127.0.0.1");
