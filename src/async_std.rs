@@ -45,5 +45,7 @@ pub async fn where_to_listen_on(
     writer: DynamicPortWriter,
     ip: IpAddr,
 ) -> Result<TcpListener, Error> {
-    writer.listen_then_report(ip, |listener| Ok(TcpListener::from(listener)))
+    writer
+        .listen_then_report_async(ip, |listener| Ok(TcpListener::from(listener)))
+        .await
 }

@@ -15,42 +15,76 @@ pub(crate) enum Lazy<T: AsFd> {
     Plain(T),
     /// Registered with the reactor.
     Watched(Async<T>),
-    /// Only while switching from one to the other, or after a failed registration.
-    Gone,
+    /// The registration failed (`epoll_ctl` out of memory, say), and the fd
+    /// went with it: every use is an error, never a panic.
+    Failed,
 }
 
 impl<T: AsFd> Lazy<T> {
-    /// The wrapped fd.
-    ///
-    /// # Panics
-    ///
-    /// After a registration failed (the caller resolves with the error then).
-    pub(crate) fn get(&self) -> &T {
+    /// The wrapped fd, or an error once its registration failed.
+    pub(crate) fn get(&self) -> io::Result<&T> {
         match self {
-            Lazy::Plain(inner) => inner,
-            Lazy::Watched(watched) => watched.get_ref(),
-            Lazy::Gone => panic!("used after its registration failed"),
+            Lazy::Plain(inner) => Ok(inner),
+            Lazy::Watched(watched) => Ok(watched.get_ref()),
+            Lazy::Failed => Err(registration_failed()),
         }
     }
 
-    /// The fd, borrowed.
-    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
-        self.get().as_fd()
+    /// The fd, borrowed; `None` once its registration failed.
+    pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.get().ok().map(AsFd::as_fd)
     }
 
     /// Registers (once) and polls for readability: `Ready` when the fd is
     /// readable (or maybe spuriously), else `Pending` with `cx`'s waker kept.
+    /// A failed registration is `Ready(Err)`, now and on every later call.
     pub(crate) fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let Lazy::Plain(_) = self {
-            let Lazy::Plain(inner) = std::mem::replace(self, Lazy::Gone) else {
-                unreachable!()
+            let Lazy::Plain(inner) = std::mem::replace(self, Lazy::Failed) else {
+                unreachable!("matched as Plain just above")
             };
+            #[cfg(test)]
+            if faults::take_registration_failure() {
+                return Poll::Ready(Err(io::Error::from_raw_os_error(libc::ENOSPC)));
+            }
             // Every fd given here is nonblocking already, or never read (a pidfd).
             *self = Lazy::Watched(Async::new_nonblocking(inner)?);
         }
         match self {
             Lazy::Watched(watched) => watched.poll_readable(cx),
-            _ => Poll::Ready(Err(io::Error::other("the fd could not be registered"))),
+            _ => Poll::Ready(Err(registration_failed())),
         }
+    }
+}
+
+/// The error of an fd whose registration failed.
+fn registration_failed() -> io::Error {
+    io::Error::other("the fd could not be registered with the reactor")
+}
+
+/// Faults the unit tests inject: the registration failures that `epoll_ctl`
+/// gives under memory pressure (`ENOSPC`, `ENOMEM`), which no test can
+/// cause from outside without starving the whole machine.
+#[cfg(test)]
+pub(crate) mod faults {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// How many of this thread's next registrations fail.
+        static FAILING: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// Makes this thread's next `count` registrations fail.
+    pub(crate) fn fail_registrations(count: u32) {
+        FAILING.with(|failing| failing.set(count));
+    }
+
+    /// Whether this registration is to fail (and counts it).
+    pub(super) fn take_registration_failure() -> bool {
+        FAILING.with(|failing| {
+            let left = failing.get();
+            failing.set(left.saturating_sub(1));
+            left > 0
+        })
     }
 }

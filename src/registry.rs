@@ -9,8 +9,13 @@
 //!   std and this crate open every fd close-on-exec, so such an fd was handed
 //!   to this process by its parent, for us: it is ours to write through and
 //!   close. Any other fd belongs to someone else here and is never touched.
-//! - **Claimed**: the inherited pipes, named FIFOs and remote tokens already reported
-//!   through, so that a second report is a clear error.
+//! - **Claims**: for every inherited pipe, named FIFO and remote token a
+//!   writer of this process reported through or tried to, whether a report
+//!   went through, so that a second report is a clear error. A claim is
+//!   keyed by everything the writer text names (a FIFO's path with its
+//!   inode, a token's every digit), so a FIFO whose inode number the kernel
+//!   reuses is a new writer; and it is made only once the report was
+//!   written, so a failed write can be tried again.
 //!
 //! # The one rule
 //!
@@ -18,10 +23,11 @@
 //! `Arc<WriteEnd>` while holding the lock: [`Registry::created`] hands out a
 //! `Weak`, to be upgraded after the lock is released.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, MutexGuard, PoisonError, Weak};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use crate::sys::Inherited;
 
@@ -33,8 +39,8 @@ pub(crate) struct WriteEnd {
     pub(crate) fd: OwnedFd,
     /// The pipe's inode, which the text form names.
     pub(crate) inode: u64,
-    /// Set by the first `report` through any clone.
-    pub(crate) reported: AtomicBool,
+    /// Whether a report went through any clone.
+    pub(crate) claim: Arc<Claim>,
 }
 
 impl Drop for WriteEnd {
@@ -43,15 +49,90 @@ impl Drop for WriteEnd {
     }
 }
 
-/// Something a report goes through, as the claimed set knows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Claim {
+/// Something a report goes through, as the claims know it: everything its
+/// writer text names.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum ClaimKey {
     /// An inherited pipe: its fd number and inode.
     Pipe(RawFd, u64),
-    /// A named FIFO: its device and inode.
-    Fifo(u64, u64),
-    /// A remote writer: its token's first 128 bits.
-    Remote(u128),
+    /// A named FIFO: its device, inode and path.
+    Fifo(u64, u64, PathBuf),
+    /// A remote writer: its whole token, and where it connects.
+    Remote(String, std::net::SocketAddr),
+}
+
+/// Whether a writer reported: shared by every copy of one writer in this
+/// process. A report is made in two steps, [`begin`](Claim::begin) and
+/// [`Sending::commit`], so that it is recorded only once it was written,
+/// and two copies on two threads cannot both report.
+#[derive(Debug, Default)]
+pub(crate) struct Claim {
+    /// [`IDLE`], [`SENDING`] or [`REPORTED`].
+    state: AtomicU8,
+}
+
+/// No report yet, and none under way.
+const IDLE: u8 = 0;
+/// A report is being written through a copy.
+const SENDING: u8 = 1;
+/// A report went through.
+const REPORTED: u8 = 2;
+
+/// Why a report cannot begin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// A report went through already.
+    Reported,
+    /// Another copy is writing one right now.
+    Sending,
+}
+
+impl Claim {
+    /// Starts a report: `Err` if one went through or is under way.
+    pub(crate) fn begin(self: &Arc<Self>) -> Result<Sending, Refused> {
+        match self
+            .state
+            .compare_exchange(IDLE, SENDING, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => Ok(Sending {
+                claim: Arc::clone(self),
+                committed: false,
+            }),
+            Err(REPORTED) => Err(Refused::Reported),
+            Err(_) => Err(Refused::Sending),
+        }
+    }
+
+    /// Whether a report went through.
+    pub(crate) fn is_reported(&self) -> bool {
+        self.state.load(Ordering::Acquire) == REPORTED
+    }
+}
+
+/// A report under way; dropped without [`commit`](Sending::commit) (the
+/// write failed), the writer may report again.
+#[derive(Debug)]
+pub(crate) struct Sending {
+    /// The claim it holds.
+    claim: Arc<Claim>,
+    /// Set by `commit`.
+    committed: bool,
+}
+
+impl Sending {
+    /// The report was written: records it.
+    pub(crate) fn commit(mut self) {
+        self.committed = true;
+        self.claim.state.store(REPORTED, Ordering::Release);
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.claim.state.store(IDLE, Ordering::Release);
+        }
+    }
 }
 
 /// The process-wide registry; see the [module docs](self).
@@ -61,15 +142,15 @@ pub(crate) struct Registry {
     created: BTreeMap<RawFd, Weak<WriteEnd>>,
     /// Pipes inherited by this process, by `(fd, inode)`, with the proof.
     inherited: BTreeMap<(RawFd, u64), Inherited>,
-    /// What has been reported through.
-    claimed: BTreeSet<Claim>,
+    /// What has been reported through, or tried.
+    claims: BTreeMap<ClaimKey, Arc<Claim>>,
 }
 
 /// The one registry of the process.
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     created: BTreeMap::new(),
     inherited: BTreeMap::new(),
-    claimed: BTreeSet::new(),
+    claims: BTreeMap::new(),
 });
 
 impl Registry {
@@ -107,20 +188,15 @@ impl Registry {
         self.inherited.insert((fd, inode), proof);
     }
 
-    /// Whether `claim` was already reported through.
-    pub(crate) fn is_claimed(&self, claim: Claim) -> bool {
-        self.claimed.contains(&claim)
+    /// The claim of `key`, the same for every writer that names it.
+    pub(crate) fn claim(&mut self, key: ClaimKey) -> Arc<Claim> {
+        Arc::clone(self.claims.entry(key).or_default())
     }
 
-    /// Records a report through `claim`. For an inherited pipe, hands over
-    /// the proof that it was inherited, to adopt and close the fd; `None`
-    /// if this process did not inherit it (then nothing is recorded).
-    pub(crate) fn claim(&mut self, claim: Claim) -> Option<Inherited> {
-        let proof = match claim {
-            Claim::Pipe(fd, inode) => Some(self.inherited.remove(&(fd, inode))?),
-            Claim::Fifo(..) | Claim::Remote(_) => None,
-        };
-        self.claimed.insert(claim);
-        proof
+    /// Hands over the proof that pipe `inode` at `fd` was inherited, to
+    /// adopt and close the fd; `None` if this process did not inherit it
+    /// (or a report through it took the proof already).
+    pub(crate) fn take_inherited(&mut self, fd: RawFd, inode: u64) -> Option<Inherited> {
+        self.inherited.remove(&(fd, inode))
     }
 }

@@ -109,5 +109,7 @@ pub async fn where_to_listen_on(
     writer: DynamicPortWriter,
     ip: IpAddr,
 ) -> Result<TcpListener, Error> {
-    writer.listen_then_report(ip, |listener| Async::new(listener).map(TcpListener::from))
+    writer
+        .listen_then_report_async(ip, |listener| Async::new(listener).map(TcpListener::from))
+        .await
 }

@@ -123,6 +123,7 @@ impl SpawnOptions {
     /// writer these options ask for and passes it to the `std` command
     /// inside. [`Prepared::spawned`] is the second half.
     pub(crate) fn prepare(&self, command: &mut Command) -> Result<Prepared, Error> {
+        refuse_carried_writer(command)?;
         let (writer, port) = if self.named {
             DynamicPortWriter::create_named()?
         } else {
@@ -135,6 +136,37 @@ impl SpawnOptions {
         }
         Ok(Prepared { writer, port })
     }
+}
+
+/// Refuses a `command` that already carries a writer (a `Command` reused
+/// for a second spawn): its child would get two, and could report to the
+/// first child's future.
+fn refuse_carried_writer(command: &Command) -> Result<(), Error> {
+    let flag = DynamicPortWriter::FLAG;
+    let by_flag = command.get_args().any(|arg| {
+        arg.as_encoded_bytes()
+            .strip_prefix(flag.as_bytes())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"="))
+    });
+    let by_env = command
+        .get_envs()
+        .any(|(key, value)| key == DynamicPortWriter::ENV_VAR && value.is_some());
+    if !by_flag && !by_env {
+        return Ok(());
+    }
+    let how = if by_flag {
+        format!("the flag {flag}")
+    } else {
+        format!("the env var {}", DynamicPortWriter::ENV_VAR)
+    };
+    Err(Error::io(
+        format!(
+            "could not start {:?}: the command already carries a writer ({how}), so its child \
+             could report to another child's future; build a new Command for each spawn",
+            command.get_program()
+        ),
+        std::io::Error::from(std::io::ErrorKind::InvalidInput),
+    ))
 }
 
 /// A writer passed to a command that is about to be spawned, and its future.

@@ -98,8 +98,10 @@ pub fn watch(port: PortFuture, child: &Child) -> PortFuture {
 /// Binds `127.0.0.1:0` and, once `listen()` has returned, reports the port;
 /// returns tokio's listener. See [`DynamicPortWriter::where_to_listen`].
 ///
-/// It does not block the executor: binding and the few bytes of the report
-/// go to the kernel without waiting.
+/// It does not block the executor: binding and the few bytes of a report
+/// through a pipe or a FIFO go to the kernel without waiting, and a remote
+/// writer connects and sends through `async-io`'s reactor, however long the
+/// parent takes to accept.
 ///
 /// # Errors
 ///
@@ -139,11 +141,13 @@ pub async fn where_to_listen_on(
         "where_to_listen must be awaited",
         "DynamicPortWriter::where_to_listen",
     )?;
-    writer.listen_then_report(ip, |listener| {
-        // tokio requires a nonblocking socket.
-        listener.set_nonblocking(true)?;
-        TcpListener::from_std(listener)
-    })
+    writer
+        .listen_then_report_async(ip, |listener| {
+            // tokio requires a nonblocking socket.
+            listener.set_nonblocking(true)?;
+            TcpListener::from_std(listener)
+        })
+        .await
 }
 
 /// An error unless called inside a tokio runtime: "dynamic_port::tokio::`what`

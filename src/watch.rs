@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -46,6 +46,9 @@ impl Watch {
     /// Watches child `pid` through a pidfd, or by polling where there is none.
     pub(crate) fn new(pid: u32) -> Watch {
         match sys::pidfd_open(pid) {
+            // Linux 5.3 has pidfds but not `waitid(P_PIDFD)` (5.4), which
+            // reads the exit: there, poll as without pidfds.
+            Ok(pidfd) if sys::exit_of_pidfd(pidfd.as_fd()).is_err() => Self::polling(pid),
             Ok(pidfd) => Watch {
                 pid,
                 how: How::Pidfd(Lazy::Plain(pidfd)),
@@ -79,7 +82,11 @@ impl Watch {
     /// Whether the child has exited, and how; it stays a zombie for its owner.
     pub(crate) fn exited(&self) -> io::Result<Option<Exit>> {
         match &self.how {
-            How::Pidfd(pidfd) => sys::exit_of_pidfd(pidfd.fd()),
+            How::Pidfd(pidfd) => match pidfd.fd() {
+                Some(fd) => sys::exit_of_pidfd(fd),
+                // Its registration failed: look by pid instead.
+                None => sys::exit_of_pid(self.pid),
+            },
             How::Polling { .. } => sys::exit_of_pid(self.pid),
             How::Reaped => Ok(Some(Exit::Collected)),
         }
@@ -88,7 +95,7 @@ impl Watch {
     /// The fd to wait on in `poll(2)`, if there is one.
     pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.how {
-            How::Pidfd(pidfd) => Some(pidfd.fd()),
+            How::Pidfd(pidfd) => pidfd.fd(),
             How::Polling { .. } | How::Reaped => None,
         }
     }

@@ -449,7 +449,8 @@ impl DynamicPortWriter {
     ///
     /// Everything is checked before anything is written: each name is 1 to
     /// 32 of `a-z A-Z 0-9 _ - .`, no name comes twice, no port is 0, no IPv6
-    /// address has a scope id, and the whole report fits in 4096 bytes.
+    /// address has a scope id, and the whole report, with its `\n`, fits in
+    /// 4096 bytes (`PIPE_BUF`: one atomic write into a pipe).
     ///
     /// # Errors
     ///
@@ -543,14 +544,41 @@ impl DynamicPortWriter {
     }
 
     /// Binds `ip:0`, turns the listener into `L` with `convert`, and only then
-    /// reports the port. The one path every runtime adapter takes.
+    /// reports the port. The path of the blocking `where_to_listen`.
     pub(crate) fn listen_then_report<L>(
         self,
         ip: IpAddr,
         convert: impl FnOnce(TcpListener) -> io::Result<L>,
     ) -> Result<L, Error> {
-        let address = (ip, 0);
-        let listener = TcpListener::bind(address)
+        let (listener, line) = Self::listen(ip, convert)?;
+        self.send(&line)?;
+        Ok(listener)
+    }
+
+    /// As [`listen_then_report`](Self::listen_then_report), without ever
+    /// blocking the executor: a remote writer connects and writes through
+    /// the reactor. (A pipe or a FIFO takes one nonblocking write of a few
+    /// bytes.) The one path every runtime adapter takes.
+    pub(crate) async fn listen_then_report_async<L>(
+        self,
+        ip: IpAddr,
+        convert: impl FnOnce(TcpListener) -> io::Result<L>,
+    ) -> Result<L, Error> {
+        let (listener, line) = Self::listen(ip, convert)?;
+        match &self.to {
+            Transport::Tcp(tcp) => tcp.send_async(line.as_bytes()).await?,
+            _ => self.send(&line)?,
+        }
+        Ok(listener)
+    }
+
+    /// Binds `ip:0`, turns the listener into `L`, and makes the report line
+    /// for where it listens.
+    fn listen<L>(
+        ip: IpAddr,
+        convert: impl FnOnce(TcpListener) -> io::Result<L>,
+    ) -> Result<(L, String), Error> {
+        let listener = TcpListener::bind((ip, 0))
             .map_err(|e| Error::io(format!("could not listen on {ip} port 0"), e))?;
         let local = listener
             .local_addr()
@@ -563,8 +591,7 @@ impl DynamicPortWriter {
         } else {
             Item::Addr(local)
         };
-        self.send(&protocol::encode_item(item)?)?;
-        Ok(listener)
+        Ok((listener, protocol::encode_item(item)?))
     }
 
     /// The parsed text form.

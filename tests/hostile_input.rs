@@ -71,6 +71,9 @@ fn writer_text_model(text: &str) -> Option<WriterText> {
         return None;
     }
     let fd: i32 = fd.parse().ok()?;
+    if fd < 3 {
+        return None; // the standard streams are never a writer
+    }
     Some(WriterText::Pipe { fd, inode: pipe })
 }
 

@@ -68,17 +68,24 @@ fn line_at_end_of_stream_counts_a_partial_line() {
 }
 
 #[test]
-fn line_takes_4096_bytes_and_refuses_5000_at_once() {
+fn line_takes_one_pipe_buf_with_its_end_and_refuses_more_at_once() {
+    let (child, port) = bash_writes(
+        r#"python3 -c 'import os; os.write(int(os.environ["FD"]), b"x" * 4095 + b"\n")'"#,
+    );
+    assert_eq!(port.line().wait().unwrap(), "x".repeat(4095));
+    stop(child);
+    // 4097 bytes with the newline: more than one atomic pipe write.
     let (child, port) = bash_writes(
         r#"python3 -c 'import os; os.write(int(os.environ["FD"]), b"x" * 4096 + b"\n")'"#,
     );
-    assert_eq!(port.line().wait().unwrap(), "x".repeat(4096));
+    let err = port.line().wait().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::MalformedReport, "{err}");
     stop(child);
     let (child, port) =
         bash_writes(r#"python3 -c 'import os; os.write(int(os.environ["FD"]), b"x" * 5000)'"#);
     let err = port.line().wait().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::MalformedReport, "{err}");
-    assert!(err.to_string().contains("4097 bytes"), "{err}");
+    assert!(err.to_string().contains("4096 bytes"), "{err}");
     stop(child);
 }
 

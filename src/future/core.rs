@@ -4,8 +4,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::io::{self, Read};
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -14,37 +12,21 @@ use async_io::Timer;
 
 use crate::error::{Error, ErrorKind};
 use crate::sys::{self, Exit};
-use crate::transport::{Input, Receiver};
+use crate::transport::{Received, Receiver};
 use crate::watch::Watch;
+
+pub(crate) use crate::transport::Grammar;
 
 /// How long a watched future that reached end of stream without a report
 /// waits for the child's exit to become visible. The kernel closes a dying
 /// child's fds a moment before its exit can be seen.
 const EXIT_GRACE: Duration = Duration::from_millis(100);
 
-/// Parses the bytes read so far (`true`: no more will come), given the
-/// address a remote report came from.
-pub(crate) type Parse<T> = fn(&[u8], bool, Option<IpAddr>) -> Result<Option<T>, Error>;
-
-/// What a report must look like for one kind of future.
-pub(crate) struct Grammar<T> {
-    /// The most bytes to read before the report must have ended.
-    pub(crate) capacity: usize,
-    /// Parses the bytes read so far; `true` when no more will come; the
-    /// address the report came from, for a remote child. See
-    /// [`protocol::parse_report`](crate::protocol::parse_report) for the contract.
-    pub(crate) parse: Parse<T>,
-}
-
 /// The state every future of a report shares.
 pub(crate) struct Core {
     /// What the report arrives on; `None` once resolved, so that every fd
     /// (and a named writer's directory) goes at once.
     source: Option<Source>,
-    /// The bytes received so far (allocated on the first read).
-    received: Vec<u8>,
-    /// How many bytes of `received` are filled.
-    len: usize,
     /// The timeout, if one was set.
     deadline: Option<Deadline>,
 }
@@ -58,8 +40,6 @@ struct Source {
     /// Set when a watched future reached end of stream without a report:
     /// until then it waits for the exit to become visible.
     grace: Option<Grace>,
-    /// For a remote writer: the timer of the oldest connection's deadline.
-    connection_timer: Option<(Instant, Timer)>,
 }
 
 /// The wait for a child's exit after end of stream.
@@ -80,16 +60,6 @@ struct Deadline {
     timer: Option<Timer>,
 }
 
-/// What reading what is there found.
-enum Received<T> {
-    /// The report, or an error that resolves the future.
-    Done(Result<T, Error>),
-    /// Nothing more to read now.
-    WouldBlock,
-    /// End of stream, with no bytes at all.
-    Closed,
-}
-
 impl Core {
     /// Wraps a transport's receiver.
     pub(crate) fn new(receiver: Receiver) -> Core {
@@ -98,10 +68,7 @@ impl Core {
                 receiver,
                 watch: None,
                 grace: None,
-                connection_timer: None,
             }),
-            received: Vec::new(),
-            len: 0,
             deadline: None,
         }
     }
@@ -129,32 +96,33 @@ impl Core {
             if let Some(result) = self.advance(grammar) {
                 return result;
             }
-            let source = self.source.as_ref().expect("unresolved");
+            let source = self.source.as_mut().expect("unresolved");
             let now = Instant::now();
             let until = |at: Instant| at.saturating_duration_since(now);
-            let connections = match &source.receiver.input {
-                Input::Tcp(tcp) => tcp.next_deadline(),
-                Input::File(_) => None,
-            };
             let sleep = [
                 self.deadline.as_ref().map(|d| until(d.at)),
                 source.grace.as_ref().map(|g| until(g.until)),
                 source.watch.as_ref().and_then(Watch::max_sleep),
-                connections.map(until),
+                source.receiver.input.next_deadline().map(until),
             ]
             .into_iter()
             .flatten()
             .min();
             let mut fds = Vec::with_capacity(2);
             if source.grace.is_none() {
-                match &source.receiver.input {
-                    Input::File(file) => fds.push(file.fd()),
-                    Input::Tcp(tcp) => fds.extend(tcp.fds()),
-                }
+                source.receiver.input.fds(&mut fds);
             }
+            let input_fds = fds.len();
             fds.extend(source.watch.as_ref().and_then(Watch::fd));
-            if let Err(err) = sys::wait_readable(&fds, sleep) {
-                return self.finish(Err(Error::io("could not wait for the report", err)));
+            match sys::wait_readable(&fds, sleep) {
+                Ok(ready) => {
+                    drop(fds);
+                    source.receiver.input.mark_ready(&ready[..input_fds]);
+                }
+                Err(err) => {
+                    drop(fds);
+                    return self.finish(Err(Error::io("could not wait for the report", err)));
+                }
             }
         }
     }
@@ -174,24 +142,9 @@ impl Core {
             let source = self.source.as_mut().expect("unresolved");
             let mut ready = false;
             let mut failed = None;
-            if let Input::Tcp(tcp) = &source.receiver.input {
-                // A timer for the oldest connection's deadline, remade when it changes.
-                match (tcp.next_deadline(), &mut source.connection_timer) {
-                    (Some(at), Some((timer_at, timer))) if *timer_at == at => {
-                        ready |= Pin::new(timer).poll(cx).is_ready();
-                    }
-                    (Some(at), slot) => {
-                        let mut timer = Timer::at(at);
-                        ready |= Pin::new(&mut timer).poll(cx).is_ready();
-                        *slot = Some((at, timer));
-                    }
-                    (None, slot) => *slot = None,
-                }
-            }
-            let readable = match (&mut source.grace, &mut source.receiver.input) {
-                (Some(_), _) => Poll::Pending,
-                (None, Input::File(file)) => file.poll_readable(cx),
-                (None, Input::Tcp(tcp)) => tcp.poll_readable(cx),
+            let readable = match &mut source.grace {
+                Some(_) => Poll::Pending,
+                None => source.receiver.input.poll_readable(cx),
             };
             match readable {
                 Poll::Ready(Ok(())) => ready = true,
@@ -274,43 +227,7 @@ impl Core {
     /// Reads what is there without waiting, and parses it.
     fn read_available<T>(&mut self, grammar: &Grammar<T>) -> Received<T> {
         let source = self.source.as_mut().expect("unresolved");
-        let file = match &mut source.receiver.input {
-            Input::File(file) => file,
-            Input::Tcp(tcp) => {
-                return match tcp.read_available(grammar.capacity, grammar.parse) {
-                    Some(report) => Received::Done(report),
-                    None => Received::WouldBlock,
-                };
-            }
-        };
-        if self.received.len() < grammar.capacity {
-            self.received.resize(grammar.capacity, 0);
-        }
-        loop {
-            // The grammar fails once `capacity` bytes hold no whole report,
-            // so there is always room here, and a 0-byte read means end of stream.
-            debug_assert!(self.len < grammar.capacity);
-            match file
-                .get()
-                .read(&mut self.received[self.len..grammar.capacity])
-            {
-                Ok(0) if self.len == 0 => return Received::Closed,
-                Ok(read) => {
-                    self.len += read;
-                    let end_of_stream = read == 0;
-                    match (grammar.parse)(&self.received[..self.len], end_of_stream, None) {
-                        Ok(None) => continue,
-                        Ok(Some(report)) => return Received::Done(Ok(report)),
-                        Err(err) => return Received::Done(Err(err)),
-                    }
-                }
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Received::WouldBlock,
-                Err(err) => {
-                    return Received::Done(Err(Error::io("could not read the report", err)))
-                }
-            }
-        }
+        source.receiver.input.read(grammar)
     }
 
     /// The watched child `pid` exited: what arrived before wins, else [`ErrorKind::ChildExited`].
@@ -322,12 +239,12 @@ impl Core {
             }
         }
         // The child is gone: what it wrote is all it will write.
-        if self.len > 0 {
-            match (grammar.parse)(&self.received[..self.len], true, None) {
-                Ok(Some(report)) => return Ok(report),
-                Err(err) if err.kind() == ErrorKind::MalformedReport => return Err(err),
-                _ => {}
-            }
+        if let Some(result) = self
+            .source
+            .as_mut()
+            .and_then(|s| s.receiver.input.read_at_exit(grammar))
+        {
+            return result;
         }
         Err(Error::child_exited(pid, exit))
     }
@@ -364,10 +281,7 @@ impl fmt::Debug for Core {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Core")
             .field("resolved", &self.source.is_none())
-            .field(
-                "received",
-                &self.received[..self.len].escape_ascii().to_string(),
-            )
+            .field("input", &self.source.as_ref().map(|s| &s.receiver.input))
             .field(
                 "watching",
                 &self

@@ -215,8 +215,9 @@ impl PortFuture {
     }
 
     /// The first line the child writes, as it wrote it, for programs with
-    /// their own format (an address line, a display number): up to 4096
-    /// bytes of UTF-8, without the `\n` or NUL that ends it. At end of
+    /// their own format (an address line, a display number): up to 4095
+    /// bytes of UTF-8 (4096 with its end: one atomic pipe write), without
+    /// the `\n` or NUL that ends it. At end of
     /// stream, a partial line counts. The timeout and the watch are kept.
     ///
     /// ```
@@ -259,7 +260,7 @@ impl PortFuture {
     /// Every endpoint the child reports, by name, such as
     /// `http=127.0.0.1:8080 admin=[::1]:9090` from
     /// [`report_addrs`](crate::DynamicPortWriter::report_addrs), up to 4096
-    /// bytes. Each address is where to connect, as [`addr`](Self::addr)
+    /// bytes with the `\n` that ends them. Each address is where to connect, as [`addr`](Self::addr)
     /// makes it.
     ///
     /// An item without a name is listed under its position in the report:
@@ -347,7 +348,7 @@ report_future!(
     /// A future of `Result<String, Error>` under any executor, or blocking
     /// through [`wait`](LineFuture::wait). It resolves as a [`PortFuture`]
     /// does, at the first `\n` or NUL, or at end of stream with a partial
-    /// line; a line over 4096 bytes, or one that is not UTF-8, is
+    /// line; a line over 4095 bytes (4096 with its end), or one that is not UTF-8, is
     /// [`ErrorKind::MalformedReport`](crate::ErrorKind::MalformedReport).
     LineFuture,
     String,

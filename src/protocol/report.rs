@@ -11,9 +11,9 @@ use crate::error::{Error, ErrorKind};
 pub const MAX_REPORT_LEN: usize = 64;
 
 /// The longest line [`line()`](crate::PortFuture::line) and
-/// [`addrs()`](crate::PortFuture::addrs) accept, without its end: one atomic
-/// pipe write on Linux.
-pub const MAX_LINE_LEN: usize = 4096;
+/// [`addrs()`](crate::PortFuture::addrs) accept, without its end: with its
+/// `\n`, 4096 bytes, one atomic pipe write on Linux (`PIPE_BUF`).
+pub const MAX_LINE_LEN: usize = 4095;
 
 /// The longest endpoint name.
 pub const MAX_NAME_LEN: usize = 32;
@@ -44,14 +44,32 @@ impl Item {
     }
 
     /// Where a parent connects to a child whose report came from `peer`
-    /// (a remote child): a bare port or an unspecified address on `peer`;
-    /// any other address as it is. Without a peer, as [`connect_addr`](Self::connect_addr).
-    pub fn connect_addr_from(self, peer: Option<IpAddr>) -> SocketAddr {
+    /// (a remote child): a bare port or an unspecified address on `peer`'s
+    /// address; any other address as it is. Without a peer, as
+    /// [`connect_addr`](Self::connect_addr).
+    ///
+    /// The peer's address is taken as the child's host: an IPv4 peer that
+    /// reached an IPv6 listener (`::ffff:10.0.0.2`) is given as IPv4
+    /// (`10.0.0.2`), and a link-local IPv6 peer keeps its scope id, without
+    /// which nobody can reach it.
+    pub fn connect_addr_from(self, peer: Option<SocketAddr>) -> SocketAddr {
+        let on_peer = |peer: SocketAddr, port: u16| match peer {
+            SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+                Some(v4) => SocketAddr::from((v4, port)),
+                None => SocketAddr::V6(std::net::SocketAddrV6::new(
+                    *v6.ip(),
+                    port,
+                    0,
+                    v6.scope_id(),
+                )),
+            },
+            SocketAddr::V4(v4) => SocketAddr::from((*v4.ip(), port)),
+        };
         match (self, peer) {
-            (Item::Port(port), Some(peer)) => SocketAddr::new(peer, port),
+            (Item::Port(port), Some(peer)) => on_peer(peer, port),
             (Item::Port(port), None) => SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             (Item::Addr(addr), Some(peer)) if addr.ip().is_unspecified() => {
-                SocketAddr::new(peer, addr.port())
+                on_peer(peer, addr.port())
             }
             (Item::Addr(addr), None) if addr.ip().is_unspecified() => {
                 let loopback = match addr.ip() {
@@ -242,7 +260,7 @@ pub fn parse_items_report(bytes: &[u8], end_of_stream: bool) -> Result<Option<It
 pub fn endpoints(
     items: Items,
     line: &[u8],
-    peer: Option<IpAddr>,
+    peer: Option<SocketAddr>,
 ) -> Result<BTreeMap<String, SocketAddr>, Error> {
     let mut map = BTreeMap::new();
     for (position, (name, item)) in items.into_iter().enumerate() {

@@ -112,7 +112,14 @@ pub fn parse_writer(text: &str) -> Result<WriterText, Error> {
     let fd_text = parts.next().unwrap_or_default();
     let fd = parse_decimal(fd_text)
         .and_then(|fd| RawFd::try_from(fd).ok())
-        .ok_or_else(|| malformed("the fd must be a decimal number from 0 to 2147483647"))?;
+        .ok_or_else(|| malformed("the fd must be a decimal number from 3 to 2147483647"))?;
+    if fd <= 2 {
+        // Marking it close-on-exec, and closing it after the report, would
+        // take the process's stdin, stdout or stderr.
+        return Err(malformed(
+            "fds 0, 1 and 2 are the standard streams, never a writer; a writer's fd is 3 or more",
+        ));
+    }
     match (parts.next(), parts.next(), parts.next()) {
         (None, _, _) => Ok(WriterText::Pipe { fd, inode: None }),
         (Some(PIPE_TAG), Some(inode), None) => {

@@ -6,7 +6,7 @@
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::Weak;
@@ -162,6 +162,14 @@ pub(crate) fn adopt(inherited: Inherited) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(inherited.fd) }
 }
 
+/// Gives back an adopted fd that is to be kept for another report: its
+/// proof again, so that nothing here owns it but the registry.
+pub(crate) fn give_back(fd: OwnedFd) -> Inherited {
+    Inherited {
+        fd: fd.into_raw_fd(),
+    }
+}
+
 /// Writes all of `bytes` to the pipe's write end `fd`. A reader that has gone
 /// away is `Err(BrokenPipe)`, never a SIGPIPE, whatever the process's
 /// SIGPIPE disposition.
@@ -260,12 +268,13 @@ fn sigpipe_ignored() -> bool {
 }
 
 /// Waits until one of `fds` is readable (or at its end, or in error), for
-/// at most `timeout` (`None`: no limit). Returns `false` if the time ran
-/// out. An interrupted wait returns `true`: the caller looks again.
+/// at most `timeout` (`None`: no limit). Returns, for each fd in order,
+/// whether it is ready: all `false` if the time ran out or the wait was
+/// interrupted (the caller looks again either way).
 pub(crate) fn wait_readable(
     fds: &[BorrowedFd<'_>],
     timeout: Option<std::time::Duration>,
-) -> io::Result<bool> {
+) -> io::Result<Vec<bool>> {
     let mut polls: Vec<libc::pollfd> = fds
         .iter()
         .map(|fd| libc::pollfd {
@@ -282,10 +291,11 @@ pub(crate) fn wait_readable(
     });
     // SAFETY: `polls` is a valid array of `polls.len()` pollfds.
     match unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, millis) } {
-        -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => Ok(true),
+        -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {
+            Ok(vec![false; fds.len()])
+        }
         -1 => Err(io::Error::last_os_error()),
-        0 => Ok(false),
-        _ => Ok(true),
+        _ => Ok(polls.iter().map(|poll| poll.revents != 0).collect()),
     }
 }
 

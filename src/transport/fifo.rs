@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::file::FileInput;
 use super::{write_report, Input, Receiver};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::{self, WriterText};
-use crate::reactor::Lazy;
-use crate::registry::{Claim, Registry};
+use crate::registry::{ClaimKey, Registry};
 use crate::sys;
 
 /// The FIFO's name inside its directory.
@@ -54,21 +54,69 @@ impl Drop for NamedDir {
     }
 }
 
-/// Where the private directory goes: `$XDG_RUNTIME_DIR` if set (and an
-/// absolute UTF-8 path to a directory), else `/dev/shm` if present, else
-/// the temp dir.
-fn base_dir() -> PathBuf {
-    let usable = |path: &Path| path.is_absolute() && path.to_str().is_some() && path.is_dir();
-    if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
-        if usable(&runtime) {
-            return runtime;
+/// Where the private directory goes: the first of `$XDG_RUNTIME_DIR` (if
+/// set), `/dev/shm` and the temp dir that [fits](why_unfit).
+fn base_dir() -> Result<PathBuf, Error> {
+    let candidates = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(|dir| ("$XDG_RUNTIME_DIR", PathBuf::from(dir)))
+        .into_iter()
+        .chain([
+            ("/dev/shm", PathBuf::from("/dev/shm")),
+            ("the temp dir", std::env::temp_dir()),
+        ]);
+    let mut refused = Vec::new();
+    for (what, path) in candidates {
+        match why_unfit(&path) {
+            None => return Ok(path),
+            Some(why) => refused.push(format!("{what} {:?} {why}", path.to_string_lossy())),
         }
     }
-    let shm = Path::new("/dev/shm");
-    if usable(shm) {
-        return shm.to_owned();
+    Err(Error::new(
+        ErrorKind::Io,
+        format!(
+            "found no directory for a named writer's FIFO: {}; set XDG_RUNTIME_DIR or \
+             TMPDIR to a directory of this user's that others cannot write to",
+            refused.join("; ")
+        ),
+    ))
+}
+
+/// Why `path` is no place for a private directory, or `None` if it fits:
+/// an absolute UTF-8 path (the writer text holds it) to a directory that
+/// belongs to this user and that others cannot write to, or that is
+/// sticky (as `/tmp` and `/dev/shm` are) and belongs to this user or root,
+/// so that nobody else can remove or replace what this user makes in it.
+fn why_unfit(path: &Path) -> Option<String> {
+    if !path.is_absolute() {
+        return Some("is not an absolute path".to_owned());
     }
-    std::env::temp_dir()
+    if path.to_str().is_none() {
+        return Some("is not UTF-8".to_owned());
+    }
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(err) => return Some(format!("cannot be looked at ({err})")),
+    };
+    if !metadata.is_dir() {
+        return Some("is not a directory".to_owned());
+    }
+    let (owner, mode, me) = (metadata.uid(), metadata.mode(), sys::effective_uid());
+    let sticky = mode & 0o1000 != 0;
+    let others_write = mode & 0o022 != 0;
+    if sticky && (owner == me || owner == 0) {
+        None
+    } else if owner != me {
+        Some(format!(
+            "belongs to uid {owner}, not to this user (uid {me}), and is not sticky"
+        ))
+    } else if others_write {
+        Some(format!(
+            "can be written by others (mode {:o}) and is not sticky",
+            mode & 0o7777
+        ))
+    } else {
+        None
+    }
 }
 
 /// A name no other directory of this process uses, and hard to guess.
@@ -90,7 +138,7 @@ impl FifoWriter {
     /// 0600), and opens the FIFO for reading and writing, so that it never
     /// reads end of stream and a child's open never blocks while it is pending.
     pub(crate) fn create() -> Result<(FifoWriter, Receiver), Error> {
-        let base = base_dir();
+        let base = base_dir()?;
         let dir = make_private_dir(&base).map_err(|e| {
             Error::io(
                 format!("could not make a private directory in {}", base.display()),
@@ -115,7 +163,7 @@ impl FifoWriter {
             path,
         };
         let receiver = Receiver {
-            input: Input::File(Lazy::Plain(file)),
+            input: Input::File(FileInput::new(file)),
             creator: None,
             _dir: Some(dir),
         };
@@ -125,10 +173,8 @@ impl FifoWriter {
     /// Opens the FIFO, checks it is the one named and this user's, writes the
     /// report line, and closes it.
     pub(crate) fn send(&self, line: &[u8]) -> Result<(), Error> {
-        let claim = Claim::Fifo(self.dev, self.inode);
-        if Registry::lock().is_claimed(claim) {
-            return Err(super::already_reported(self));
-        }
+        let claim = Registry::lock().claim(ClaimKey::Fifo(self.dev, self.inode, self.path.clone()));
+        let sending = claim.begin().map_err(|why| super::refused(self, why))?;
         // Look before opening, so that nothing but our FIFO is ever opened
         // (opening a device can have effects of its own).
         let found = match std::fs::symlink_metadata(&self.path) {
@@ -164,14 +210,9 @@ impl FifoWriter {
             .metadata()
             .map_err(|e| Error::io(format!("could not stat {}", self.path.display()), e))?;
         self.check(&opened)?;
-        {
-            let mut registry = Registry::lock();
-            if registry.is_claimed(claim) {
-                return Err(super::already_reported(self));
-            }
-            registry.claim(claim);
-        }
-        write_report(file.as_fd(), line, self)
+        write_report(file.as_fd(), line, self)?;
+        sending.commit();
+        Ok(())
     }
 
     /// Checks that `found` is the FIFO named, owned by this process's user.
@@ -240,5 +281,49 @@ impl fmt::Display for FifoWriter {
     /// `fifo:DEV:INODE:PATH`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&protocol::format_writer(&self.text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// A fresh directory with `mode`, removed by the caller.
+    fn dir(name: &str, mode: u32) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("dp-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_base_dir_fits_only_if_it_is_this_users_and_closed_to_others_or_sticky() {
+        let mine = dir("mine", 0o700);
+        assert_eq!(why_unfit(&mine), None);
+        let group = dir("group", 0o770);
+        assert!(why_unfit(&group).unwrap().contains("written by others"));
+        let sticky = dir("sticky", 0o1777);
+        assert_eq!(why_unfit(&sticky), None);
+        for path in [mine, group, sticky] {
+            std::fs::remove_dir(path).unwrap();
+        }
+        assert!(why_unfit(Path::new("relative"))
+            .unwrap()
+            .contains("absolute"));
+        let not_utf8 = Path::new(OsStr::from_bytes(b"/tmp/\xff"));
+        assert!(why_unfit(not_utf8).unwrap().contains("UTF-8"));
+        assert!(why_unfit(Path::new("/nonexistent/dp"))
+            .unwrap()
+            .contains("looked at"));
+        assert!(why_unfit(Path::new("/dev/null"))
+            .unwrap()
+            .contains("not a directory"));
+        // /tmp-like: sticky and root's, fine for everyone.
+        assert_eq!(why_unfit(Path::new("/tmp")), None);
     }
 }

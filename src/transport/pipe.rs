@@ -5,14 +5,13 @@ use std::fmt;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
+use super::file::FileInput;
 use super::{write_report, Input, Receiver};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::{self, WriterText};
-use crate::reactor::Lazy;
-use crate::registry::{Claim, Registry, WriteEnd};
+use crate::registry::{ClaimKey, Registry, WriteEnd};
 use crate::sys::{self, Probe};
 
 /// A writer that reports through an inherited pipe.
@@ -38,11 +37,11 @@ impl PipeWriter {
         let end = Arc::new(WriteEnd {
             fd: write_end,
             inode,
-            reported: AtomicBool::new(false),
+            claim: Arc::default(),
         });
         Registry::lock().add_created(Arc::downgrade(&end), fd);
         let receiver = Receiver {
-            input: Input::File(Lazy::Plain(File::from(read_end))),
+            input: Input::File(FileInput::new(File::from(read_end))),
             creator: Some(Arc::downgrade(&end)),
             _dir: None,
         };
@@ -101,36 +100,50 @@ impl PipeWriter {
     }
 
     /// Writes a report line through the pipe, then (in a child) closes the fd.
+    /// The report is recorded only once it was written: after a failed
+    /// write (other than to a pipe nobody reads), the fd stays open and the
+    /// writer may try again.
     pub(crate) fn send(&self, line: &[u8]) -> Result<(), Error> {
         if let Some(end) = &self.created {
-            if end.reported.swap(true, Ordering::AcqRel) {
-                return Err(super::already_reported(self));
-            }
-            return write_report(end.fd.as_fd(), line, self);
+            let sending = end.claim.begin().map_err(|why| super::refused(self, why))?;
+            write_report(end.fd.as_fd(), line, self)?;
+            sending.commit();
+            return Ok(());
         }
         let mut registry = Registry::lock();
         let inode = match sys::probe(self.fd, self.inode) {
             Probe::WriteEnd { inode } => inode,
             found => {
-                if self
-                    .inode
-                    .is_some_and(|inode| registry.is_claimed(Claim::Pipe(self.fd, inode)))
-                {
-                    return Err(super::already_reported(self));
+                // A copy that reported closed the fd: say that, not "not open".
+                if let Some(inode) = self.inode {
+                    if registry.claim(ClaimKey::Pipe(self.fd, inode)).is_reported() {
+                        return Err(super::already_reported(self));
+                    }
                 }
                 return Err(self.not_inherited(found));
             }
         };
-        if registry.is_claimed(Claim::Pipe(self.fd, inode)) {
-            return Err(super::already_reported(self));
-        }
-        let Some(proof) = registry.claim(Claim::Pipe(self.fd, inode)) else {
+        let claim = registry.claim(ClaimKey::Pipe(self.fd, inode));
+        let sending = claim.begin().map_err(|why| super::refused(self, why))?;
+        let Some(proof) = registry.take_inherited(self.fd, inode) else {
             return Err(self.not_ours());
         };
         drop(registry);
         let fd = sys::adopt(proof);
-        write_report(fd.as_fd(), line, self)
-        // `fd` closes here: the child holds no copy once it reported.
+        match write_report(fd.as_fd(), line, self) {
+            Ok(()) => {
+                sending.commit();
+                Ok(())
+                // `fd` closes here: the child holds no copy once it reported.
+            }
+            // Nobody will ever read it: close it.
+            Err(err) if err.kind() == ErrorKind::Abandoned => Err(err),
+            Err(err) => {
+                // Keep it for another try, as it was before.
+                Registry::lock().add_inherited(self.fd, inode, sys::give_back(fd));
+                Err(err)
+            }
+        }
     }
 
     /// The error for an fd that is not the named pipe's write end.

@@ -1,0 +1,276 @@
+//! Remote writers under attack: an adaptive attacker who guesses the token
+//! digit by digit and watches everything its guesses cause, a flood of
+//! connections right after the child's report, and peers whose addresses
+//! come back in another form than they connected with.
+//!
+//! The children are bash scripts that report through `/dev/tcp`, as a
+//! child on another host without the crate would.
+
+mod support;
+
+use std::io::{ErrorKind as IoKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use dynamic_port::{DynamicPortWriter, Error, PortFuture};
+use support::{wait_with_deadline, SAFETY};
+
+/// The token's length in hex digits (128 bits).
+const TOKEN_HEX: usize = 32;
+
+/// A remote writer on `addr` and its text's parts.
+fn remote(addr: &str) -> (DynamicPortWriter, PortFuture, String, SocketAddr) {
+    let (writer, port) = DynamicPortWriter::create_remote(addr.parse().unwrap()).unwrap();
+    let text = writer.to_string();
+    let (token, at) = text.strip_prefix("tcp:").unwrap().split_once('@').unwrap();
+    assert_eq!(token.len(), TOKEN_HEX, "{text}");
+    (writer, port, token.to_owned(), at.parse().unwrap())
+}
+
+/// The parent, waiting for `addr()` in a thread of its own.
+fn parent_waits(port: PortFuture) -> JoinHandle<Result<SocketAddr, Error>> {
+    std::thread::spawn(move || port.timeout(SAFETY).addr().wait())
+}
+
+/// A bash child that binds nothing but reports `report` through `/dev/tcp`
+/// with the token from its env var, after sleeping `pause` seconds
+/// between the token and the report.
+fn bash_reporter(writer: &DynamicPortWriter, report: &str, pause: &str) -> Child {
+    let script = r#"
+        text=${DYNAMIC_PORT_WRITER#tcp:}; token=${text%@*}; addr=${text#*@}
+        exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}"
+        printf '%s ' "$token" >&3
+        sleep "$2"
+        printf '%s\n' "$1" >&3
+    "#;
+    let mut command = Command::new("bash");
+    command.args(["-c", script, "bash", report, pause]);
+    writer.pass_to_env(&mut command);
+    command.spawn().unwrap()
+}
+
+/// What a connection shows its owner, once it has sent its bytes and waited.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum View {
+    /// Still open, nothing to read.
+    Open,
+    /// Closed by the parent (end of stream or a reset: both only say "closed").
+    Closed,
+    /// The parent wrote something back.
+    Wrote(Vec<u8>),
+}
+
+/// Opens a connection and sends `bytes`.
+fn guess(at: SocketAddr, bytes: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(at).unwrap();
+    stream.write_all(bytes).unwrap();
+    stream
+}
+
+/// What `stream` shows now, without waiting.
+fn view(stream: &mut TcpStream) -> View {
+    stream.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(0) => View::Closed,
+        Ok(n) => View::Wrote(buf[..n].to_vec()),
+        Err(err) if err.kind() == IoKind::WouldBlock => View::Open,
+        Err(err) if err.kind() == IoKind::ConnectionReset => View::Closed,
+        Err(err) => panic!("reading a guess: {err}"),
+    }
+}
+
+/// How long an attacker watches its guesses each round.
+const WINDOW: Duration = Duration::from_millis(200);
+
+#[test]
+fn an_adaptive_attacker_sees_the_same_for_every_guess_and_the_child_still_reports() {
+    let (writer, port, token, at) = remote("127.0.0.1:0");
+    let parent = parent_waits(port);
+    let hex = b"0123456789abcdef";
+    let mut known = String::new();
+    let mut right_digits = 0;
+    for round in 0..40 {
+        if known.len() == TOKEN_HEX {
+            known.clear();
+        }
+        // Each guess twice: as a prefix (as the old attack did), and as a
+        // whole token of the right length with a report after it.
+        let started = Instant::now();
+        let mut prefixes = Vec::new();
+        let mut wholes = Vec::new();
+        for &digit in hex {
+            let mut prefix = known.clone().into_bytes();
+            prefix.push(digit);
+            let mut whole = prefix.clone();
+            whole.resize(TOKEN_HEX, b'0');
+            whole.extend_from_slice(b" 1\n");
+            prefixes.push(guess(at, &prefix));
+            wholes.push(guess(at, &whole));
+        }
+        std::thread::sleep(WINDOW.saturating_sub(started.elapsed()));
+        let prefix_views: Vec<View> = prefixes.iter_mut().map(view).collect();
+        let whole_views: Vec<View> = wholes.iter_mut().map(view).collect();
+        // The attacker's move: the digit whose connections looked different
+        // from the others', if one did; else any.
+        let stood_out = (0..hex.len()).find(|&i| {
+            prefix_views
+                .iter()
+                .filter(|v| **v == prefix_views[i])
+                .count()
+                == 1
+                || whole_views.iter().filter(|v| **v == whole_views[i]).count() == 1
+        });
+        assert_eq!(
+            stood_out, None,
+            "round {round}: after {known:?}, a digit stood out: {prefix_views:?} {whole_views:?}"
+        );
+        assert!(
+            prefix_views.iter().all(|v| *v == View::Open),
+            "round {round}: a partial token was not left waiting: {prefix_views:?}"
+        );
+        assert!(
+            whole_views.iter().all(|v| *v == View::Closed),
+            "round {round}: a wrong whole token was not closed at once: {whole_views:?}"
+        );
+        let next = hex[stood_out.unwrap_or(round % hex.len())];
+        if token.as_bytes()[known.len()] == next {
+            right_digits += 1;
+        }
+        known.push(next as char);
+        // It gives up on the open prefixes, so as not to fill the parent's table.
+        drop(prefixes);
+    }
+    // A forged report with the attacker's best guess changes nothing.
+    let mut forged = known.clone().into_bytes();
+    forged.resize(TOKEN_HEX, b'0');
+    forged.extend_from_slice(b" 1\n");
+    let mut forgery = guess(at, &forged);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(view(&mut forgery), View::Closed);
+
+    let mut child = bash_reporter(&writer, "4242", "0");
+    drop(writer);
+    let addr = parent.join().unwrap().unwrap();
+    assert_eq!(addr, "127.0.0.1:4242".parse().unwrap());
+    assert!(wait_with_deadline(&mut child).success());
+    // Chance alone, not the judge, chose the attacker's digits.
+    assert!(right_digits < 20, "{right_digits} of 40 digits right");
+}
+
+/// Opens `count` connections to `at`, each silent, junk, or a wrong
+/// token of the right length, in turn.
+fn flood(at: SocketAddr, count: usize) -> Vec<TcpStream> {
+    (0..count)
+        .filter_map(|i| {
+            let stream = TcpStream::connect_timeout(&at, Duration::from_secs(2)).ok()?;
+            let _ = match i % 3 {
+                0 => Ok(()),
+                1 => (&stream).write_all(b"junk junk junk\n"),
+                _ => (&stream).write_all(&[b'f'; TOKEN_HEX + 8]),
+            };
+            Some(stream)
+        })
+        .collect()
+}
+
+#[test]
+fn a_report_followed_at_once_by_a_flood_still_resolves() {
+    let (writer, port, _token, at) = remote("127.0.0.1:0");
+    let mut child = bash_reporter(&writer, "4343", "0");
+    drop(writer);
+    // The child's report is in before anything reads it, then as much of a
+    // flood as the listener's backlog (128) holds.
+    assert!(wait_with_deadline(&mut child).success());
+    let early = flood(at, 120);
+    // The parent looks while two more floods of 200 come in.
+    let started = Instant::now();
+    let parent = parent_waits(port);
+    let floods: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(move || flood(at, 200)))
+        .collect();
+    let addr = parent.join().unwrap().unwrap();
+    let took = started.elapsed();
+    assert_eq!(addr, "127.0.0.1:4343".parse().unwrap());
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    drop(early);
+    for flood in floods {
+        drop(flood.join().unwrap());
+    }
+}
+
+#[test]
+fn a_child_that_presented_the_token_is_never_evicted_by_a_flood() {
+    let (writer, port, _token, at) = remote("127.0.0.1:0");
+    let parent = parent_waits(port);
+    // The token now, the report a second later.
+    let mut child = bash_reporter(&writer, "4444", "1");
+    drop(writer);
+    std::thread::sleep(Duration::from_millis(300));
+    // Far more connections than the parent holds, all silent or partial.
+    let mut flood = Vec::new();
+    for i in 0..600 {
+        let Ok(stream) = TcpStream::connect_timeout(&at, Duration::from_secs(1)) else {
+            continue;
+        };
+        if i % 2 == 1 {
+            let _ = (&stream).write_all(b"0123");
+        }
+        flood.push(stream);
+    }
+    let addr = parent.join().unwrap().unwrap();
+    assert_eq!(addr, "127.0.0.1:4444".parse().unwrap());
+    assert!(wait_with_deadline(&mut child).success());
+    // Room was made among the silent ones: many of them were closed.
+    let closed = flood
+        .iter_mut()
+        .map(view)
+        .filter(|v| *v == View::Closed)
+        .count();
+    assert!(closed > 0, "no connection was closed to make room");
+}
+
+#[test]
+fn a_wrong_token_is_judged_only_once_it_is_whole() {
+    let (_writer, port, token, at) = remote("127.0.0.1:0");
+    let parent = parent_waits(port);
+    // Every prefix of the token but the last digit wrong: all look alike
+    // until the whole length has arrived, then all are closed alike.
+    let mut streams: Vec<TcpStream> = (0..TOKEN_HEX)
+        .map(|wrong_at| {
+            let mut bytes = token.clone().into_bytes();
+            bytes[wrong_at] = if bytes[wrong_at] == b'0' { b'1' } else { b'0' };
+            bytes.truncate(TOKEN_HEX - 1);
+            guess(at, &bytes)
+        })
+        .collect();
+    std::thread::sleep(WINDOW);
+    assert!(streams.iter_mut().all(|s| view(s) == View::Open));
+    for stream in &mut streams {
+        stream.set_nonblocking(false).unwrap();
+        stream.write_all(b"0 ").unwrap();
+    }
+    std::thread::sleep(WINDOW);
+    assert!(streams.iter_mut().all(|s| view(s) == View::Closed));
+    drop(parent);
+}
+
+#[test]
+fn an_ipv4_peer_behind_an_ipv6_listener_is_reported_as_ipv4() {
+    if TcpListener::bind("[::]:0").is_err() {
+        eprintln!("no IPv6 here: skipped");
+        return;
+    }
+    let (writer, port, _token, _at) = remote("[::]:0");
+    // The writer names `[::]`: the child connects to 127.0.0.1 at that port.
+    let at = writer.remote_addr().unwrap();
+    let text = format!("tcp:{}@127.0.0.1:{}", _token, at.port());
+    let writer4: DynamicPortWriter = text.parse().unwrap();
+    let mut child = bash_reporter(&writer4, "4545", "0");
+    drop((writer, writer4));
+    let addr = port.timeout(SAFETY).addr().wait().unwrap();
+    assert_eq!(addr, "127.0.0.1:4545".parse().unwrap());
+    assert!(wait_with_deadline(&mut child).success());
+}
