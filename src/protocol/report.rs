@@ -523,6 +523,47 @@ fn could_become_addr(token: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remote_peer_is_reached_as_it_connected() {
+        let cases = [
+            // An IPv4 peer behind an IPv6 listener: given as IPv4.
+            ("[::ffff:10.0.0.2]:5555", Item::Port(80), "10.0.0.2:80"),
+            (
+                "[::ffff:10.0.0.2]:5555",
+                Item::Addr("0.0.0.0:81".parse().unwrap()),
+                "10.0.0.2:81",
+            ),
+            // A link-local peer keeps its scope id; nothing else of its address changes.
+            ("[fe80::1%7]:5555", Item::Port(82), "[fe80::1%7]:82"),
+            (
+                "[fe80::1%7]:5555",
+                Item::Addr("[::]:83".parse().unwrap()),
+                "[fe80::1%7]:83",
+            ),
+            ("[2001:db8::1]:5555", Item::Port(84), "[2001:db8::1]:84"),
+            ("10.0.0.3:5555", Item::Port(85), "10.0.0.3:85"),
+            // A whole address other than unspecified is the child's word.
+            (
+                "10.0.0.3:5555",
+                Item::Addr("10.9.9.9:86".parse().unwrap()),
+                "10.9.9.9:86",
+            ),
+        ];
+        for (peer, item, expected) in cases {
+            let peer: SocketAddr = peer.parse().unwrap();
+            let got = item.connect_addr_from(Some(peer));
+            assert_eq!(
+                got,
+                expected.parse::<SocketAddr>().unwrap(),
+                "{peer} {item:?}"
+            );
+            if let SocketAddr::V6(v6) = got {
+                assert_eq!(v6.scope_id(), if expected.contains('%') { 7 } else { 0 });
+            }
+        }
+    }
+
     #[test]
     fn report_lines_that_are_accepted() {
         for (line, port) in [
