@@ -14,12 +14,10 @@ use std::str::FromStr;
 use crate::error::{Error, ErrorKind};
 use crate::future::PortFuture;
 use crate::protocol::{self, Item, WriterText};
-use crate::transport::fifo::FifoWriter;
-use crate::transport::pipe::PipeWriter;
-use crate::transport::tcp::TcpWriter;
+use crate::transport::{Kind, Writer};
 
 /// Where a child reports the port it listens on: an inherited pipe's write
-/// end, or a named FIFO.
+/// end, a named FIFO, or a connection back to the parent.
 ///
 /// The parent [creates](DynamicPortWriter::create) it together with a
 /// [`PortFuture`], hands it to a child (as a flag with
@@ -32,15 +30,16 @@ use crate::transport::tcp::TcpWriter;
 /// calls [`where_to_listen`](DynamicPortWriter::where_to_listen), or one of
 /// the runtime modules' versions, or [`report`](DynamicPortWriter::report).
 ///
-/// # Two kinds
+/// # Three kinds
 ///
 /// | made by | travels through | text | spawn |
 /// | --- | --- | --- | --- |
 /// | [`create`](Self::create) | an anonymous pipe the child inherits | `7:pipe:123456` | `fork` (a `pre_exec` hook hands over the fd) |
 /// | [`create_named`](Self::create_named) | a FIFO in a private directory, opened by path | `fifo:23:4711:/dev/shm/dynamic-port-…/port` | `posix_spawn`: cheap however large the parent |
+/// | [`create_remote`](Self::create_remote) | a TCP connection back to the parent, from any host, with a secret token | `tcp:3f9c…e1@10.0.0.1:40123` | `posix_spawn` |
 ///
 /// Only an inherited pipe lets the parent see the child die by end of
-/// stream alone; a named writer needs [`PortFuture::watch`] (which
+/// stream alone; the others need [`PortFuture::watch`] (which
 /// [`spawn`](crate::spawn) sets up) for that.
 ///
 /// # Text form
@@ -48,8 +47,10 @@ use crate::transport::tcp::TcpWriter;
 /// `Display` prints the fd number and the pipe's inode, `7:pipe:123456`, so
 /// that a child can tell the pipe it inherited from an unrelated fd that
 /// happens to have the same number. `FromStr` accepts that, the bare fd
-/// number `7` of Jane Street's `Dynamic_port_writer`, and a named writer's
-/// `fifo:DEV:INODE:PATH`. See [`protocol`](crate::protocol).
+/// number `7` of Jane Street's `Dynamic_port_writer`, a named writer's
+/// `fifo:DEV:INODE:PATH` and a remote writer's `tcp:TOKEN@ADDR`. The fds of
+/// the standard streams, 0, 1 and 2, are never a writer. See
+/// [`protocol`](crate::protocol).
 ///
 /// Parsing a pipe writer does one piece of I/O: if the fd is open here and is
 /// the pipe named, it is marked close-on-exec again, so the child's own
@@ -70,7 +71,8 @@ use crate::transport::tcp::TcpWriter;
 ///
 /// In the creating process, clones share the write end, which closes when the
 /// last one drops; a writer parsed there from this one's text shares it too.
-/// Two writers are equal when they name the same fd and pipe (or the same FIFO).
+/// Two writers are equal when their texts are: the same fd and pipe, the
+/// same FIFO, or the same token and address.
 ///
 /// ```
 /// use dynamic_port::DynamicPortWriter;
@@ -85,18 +87,7 @@ use crate::transport::tcp::TcpWriter;
 #[derive(Clone)]
 pub struct DynamicPortWriter {
     /// Where the report goes.
-    to: Transport,
-}
-
-/// The transport a writer reports through.
-#[derive(Clone)]
-enum Transport {
-    /// An inherited pipe.
-    Pipe(PipeWriter),
-    /// A named FIFO.
-    Fifo(FifoWriter),
-    /// A connection back to the parent.
-    Tcp(TcpWriter),
+    to: Writer,
 }
 
 impl DynamicPortWriter {
@@ -136,11 +127,7 @@ impl DynamicPortWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create() -> Result<(DynamicPortWriter, PortFuture), Error> {
-        let (writer, receiver) = PipeWriter::create()?;
-        Ok((
-            Self::from(Transport::Pipe(writer)),
-            PortFuture::new(receiver),
-        ))
+        Self::made(Kind::Inherited)
     }
 
     /// Creates a named writer: a FIFO the child opens by its path, instead
@@ -194,11 +181,7 @@ impl DynamicPortWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create_named() -> Result<(DynamicPortWriter, PortFuture), Error> {
-        let (writer, receiver) = FifoWriter::create()?;
-        Ok((
-            Self::from(Transport::Fifo(writer)),
-            PortFuture::new(receiver),
-        ))
+        Self::made(Kind::Named)
     }
 
     /// Creates a remote writer: the parent listens on `addr` (port 0 lets the
@@ -256,11 +239,7 @@ impl DynamicPortWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create_remote(addr: SocketAddr) -> Result<(DynamicPortWriter, PortFuture), Error> {
-        let (writer, receiver) = TcpWriter::create(addr)?;
-        Ok((
-            Self::from(Transport::Tcp(writer)),
-            PortFuture::new(receiver),
-        ))
+        Self::made(Kind::Remote(addr))
     }
 
     /// The fd number of the write end, as the child sees it; `None` for a
@@ -273,10 +252,7 @@ impl DynamicPortWriter {
     /// # Ok::<(), dynamic_port::Error>(())
     /// ```
     pub fn fd(&self) -> Option<RawFd> {
-        match &self.to {
-            Transport::Pipe(pipe) => Some(pipe.fd),
-            Transport::Fifo(_) | Transport::Tcp(_) => None,
-        }
+        self.to.fd()
     }
 
     /// The FIFO's path for a named writer; `None` for a pipe.
@@ -288,24 +264,18 @@ impl DynamicPortWriter {
     /// # Ok::<(), dynamic_port::Error>(())
     /// ```
     pub fn path(&self) -> Option<&Path> {
-        match &self.to {
-            Transport::Pipe(_) | Transport::Tcp(_) => None,
-            Transport::Fifo(fifo) => Some(&fifo.path),
-        }
+        self.to.path()
     }
 
     /// Whether this is a named writer (from [`create_named`](Self::create_named)).
     pub fn is_named(&self) -> bool {
-        matches!(self.to, Transport::Fifo(_))
+        self.to.path().is_some()
     }
 
     /// Where the parent listens, for a remote writer (from
     /// [`create_remote`](Self::create_remote)); `None` for the others.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        match &self.to {
-            Transport::Tcp(tcp) => Some(tcp.addr),
-            Transport::Pipe(_) | Transport::Fifo(_) => None,
-        }
+        self.to.remote_addr()
     }
 
     /// The command-line arguments that carry this writer:
@@ -363,9 +333,7 @@ impl DynamicPortWriter {
     /// before the spawn. For a named writer there is nothing to inherit, and
     /// this does nothing.
     pub fn inherit<'c>(&self, command: &'c mut Command) -> &'c mut Command {
-        if let Transport::Pipe(pipe) = &self.to {
-            pipe.inherit(command);
-        }
+        self.to.inherit(command);
         command
     }
 
@@ -479,11 +447,7 @@ impl DynamicPortWriter {
 
     /// Sends a report line through this writer's transport.
     fn send(&self, line: &str) -> Result<(), Error> {
-        match &self.to {
-            Transport::Pipe(pipe) => pipe.send(line.as_bytes()),
-            Transport::Fifo(fifo) => fifo.send(line.as_bytes()),
-            Transport::Tcp(tcp) => tcp.send(line.as_bytes()),
-        }
+        self.to.send(line.as_bytes())
     }
 
     /// Binds `127.0.0.1:0`, and once `listen()` has returned, reports the port.
@@ -565,10 +529,7 @@ impl DynamicPortWriter {
         convert: impl FnOnce(TcpListener) -> io::Result<L>,
     ) -> Result<L, Error> {
         let (listener, line) = Self::listen(ip, convert)?;
-        match &self.to {
-            Transport::Tcp(tcp) => tcp.send_async(line.as_bytes()).await?,
-            _ => self.send(&line)?,
-        }
+        self.to.send_async(line.as_bytes()).await?;
         Ok(listener)
     }
 
@@ -594,65 +555,36 @@ impl DynamicPortWriter {
         Ok((listener, protocol::encode_item(item)?))
     }
 
+    /// A new writer of `kind`, and the future of its report.
+    fn made(kind: Kind) -> Result<(DynamicPortWriter, PortFuture), Error> {
+        let (to, receiver) = Writer::create(kind)?;
+        Ok((DynamicPortWriter { to }, PortFuture::new(receiver)))
+    }
+
     /// The parsed text form.
     pub(crate) fn text(&self) -> WriterText {
-        match &self.to {
-            Transport::Pipe(pipe) => pipe.text(),
-            Transport::Fifo(fifo) => fifo.text(),
-            Transport::Tcp(tcp) => tcp.text(),
-        }
+        self.to.text()
     }
 
     /// Makes a writer from parsed text, doing the one piece of I/O parsing does.
     pub(crate) fn from_text(text: WriterText) -> DynamicPortWriter {
-        Self::from(match text {
-            WriterText::Pipe { fd, inode } => Transport::Pipe(PipeWriter::from_parts(fd, inode)),
-            WriterText::Fifo { dev, inode, path } => {
-                Transport::Fifo(FifoWriter { dev, inode, path })
-            }
-            WriterText::Tcp { addr, token } => Transport::Tcp(TcpWriter { addr, token }),
-        })
-    }
-}
-
-impl From<Transport> for DynamicPortWriter {
-    fn from(to: Transport) -> Self {
-        DynamicPortWriter { to }
+        DynamicPortWriter {
+            to: Writer::from_text(text),
+        }
     }
 }
 
 impl fmt::Display for DynamicPortWriter {
-    /// The writer text: `FD:pipe:INODE`, the bare `FD`, or `fifo:DEV:INODE:PATH`.
+    /// The writer text: `FD:pipe:INODE`, the bare `FD`, `fifo:DEV:INODE:PATH`
+    /// or `tcp:TOKEN@ADDR`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.to {
-            Transport::Pipe(pipe) => pipe.fmt(f),
-            Transport::Fifo(fifo) => fifo.fmt(f),
-            Transport::Tcp(tcp) => tcp.fmt(f),
-        }
+        f.write_str(&protocol::format_writer(&self.text()))
     }
 }
 
 impl fmt::Debug for DynamicPortWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.to {
-            Transport::Pipe(pipe) => f
-                .debug_struct("DynamicPortWriter")
-                .field("fd", &pipe.fd)
-                .field("pipe", &pipe.inode)
-                .field("creator", &pipe.is_creator())
-                .finish(),
-            Transport::Fifo(fifo) => f
-                .debug_struct("DynamicPortWriter")
-                .field("fifo", &fifo.path)
-                .field("dev", &fifo.dev)
-                .field("inode", &fifo.inode)
-                .finish(),
-            // The token is a secret: not in debug output.
-            Transport::Tcp(tcp) => f
-                .debug_struct("DynamicPortWriter")
-                .field("remote", &tcp.addr)
-                .finish_non_exhaustive(),
-        }
+        self.to.fmt(f)
     }
 }
 

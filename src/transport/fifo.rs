@@ -250,6 +250,15 @@ impl FifoWriter {
         super::abandoned(&self.path.display())
     }
 
+    /// The debug output of a [`DynamicPortWriter`](crate::DynamicPortWriter) of this kind.
+    pub(crate) fn fmt_debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynamicPortWriter")
+            .field("fifo", &self.path)
+            .field("dev", &self.dev)
+            .field("inode", &self.inode)
+            .finish()
+    }
+
     /// The parsed text form.
     pub(crate) fn text(&self) -> WriterText {
         WriterText::Fifo {

@@ -3,21 +3,33 @@
 //! [`tcp`] (a connection back to the parent, from any host).
 //!
 //! Each transport makes a writer and the parent's [`Receiver`], and sends a
-//! report line from the child. The parent's side is one seam, [`Input`]:
-//! the reading core of the futures reads, waits and keeps its clocks
-//! through it and never names a transport. A pipe and a FIFO are both read
-//! as a nonblocking [`file`]; a TCP listener and its connections by
-//! [`tcp::TcpReceiver`].
+//! report line from the child. Each side is one seam, and this file is the
+//! only place that names the transports:
+//!
+//! - the child's side, [`Writer`]: what
+//!   [`DynamicPortWriter`](crate::DynamicPortWriter) holds, and through
+//!   which it reports, is passed to a command and prints its text;
+//! - the parent's side, [`Input`]: the reading core of the futures reads,
+//!   waits and keeps its clocks through it. A pipe and a FIFO are both read
+//!   as a nonblocking [`file`]; a TCP listener and its connections by
+//!   [`tcp::TcpReceiver`].
+//!
+//! Every report is one atomic step through a
+//! [`Claim`](crate::registry::Claim): begun, written, and recorded only
+//! once written.
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Weak;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::error::{Error, ErrorKind};
+use crate::protocol::WriterText;
 use crate::registry::{Refused, WriteEnd};
 use crate::sys;
 
@@ -25,6 +37,131 @@ pub(crate) mod fifo;
 pub(crate) mod file;
 pub(crate) mod pipe;
 pub(crate) mod tcp;
+
+/// Which transport a new writer uses.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kind {
+    /// An anonymous pipe the child inherits.
+    Inherited,
+    /// A FIFO in a private directory, opened by path.
+    Named,
+    /// A connection back to a listener on this address.
+    Remote(SocketAddr),
+}
+
+/// The child's seam: a writer of one of the transports. Every transport's
+/// writer has the same methods, and this enum only forwards to them.
+#[derive(Clone)]
+pub(crate) enum Writer {
+    /// An inherited pipe.
+    Pipe(pipe::PipeWriter),
+    /// A named FIFO.
+    Fifo(fifo::FifoWriter),
+    /// A connection back to the parent.
+    Tcp(tcp::TcpWriter),
+}
+
+impl Writer {
+    /// Makes a new writer of `kind`, and the parent's receiver.
+    pub(crate) fn create(kind: Kind) -> Result<(Writer, Receiver), Error> {
+        Ok(match kind {
+            Kind::Inherited => {
+                let (writer, receiver) = pipe::PipeWriter::create()?;
+                (Writer::Pipe(writer), receiver)
+            }
+            Kind::Named => {
+                let (writer, receiver) = fifo::FifoWriter::create()?;
+                (Writer::Fifo(writer), receiver)
+            }
+            Kind::Remote(addr) => {
+                let (writer, receiver) = tcp::TcpWriter::create(addr)?;
+                (Writer::Tcp(writer), receiver)
+            }
+        })
+    }
+
+    /// Makes a writer from parsed text, doing the one piece of I/O parsing does.
+    pub(crate) fn from_text(text: WriterText) -> Writer {
+        match text {
+            WriterText::Pipe { fd, inode } => Writer::Pipe(pipe::PipeWriter::from_parts(fd, inode)),
+            WriterText::Fifo { dev, inode, path } => {
+                Writer::Fifo(fifo::FifoWriter { dev, inode, path })
+            }
+            WriterText::Tcp { addr, token } => Writer::Tcp(tcp::TcpWriter { addr, token }),
+        }
+    }
+
+    /// The parsed text form.
+    pub(crate) fn text(&self) -> WriterText {
+        match self {
+            Writer::Pipe(pipe) => pipe.text(),
+            Writer::Fifo(fifo) => fifo.text(),
+            Writer::Tcp(tcp) => tcp.text(),
+        }
+    }
+
+    /// Sends a report line, blocking as long as the transport needs (a pipe
+    /// or a FIFO: never; a remote writer: for its connect and write).
+    pub(crate) fn send(&self, line: &[u8]) -> Result<(), Error> {
+        match self {
+            Writer::Pipe(pipe) => pipe.send(line),
+            Writer::Fifo(fifo) => fifo.send(line),
+            Writer::Tcp(tcp) => tcp.send(line),
+        }
+    }
+
+    /// Sends a report line without blocking the thread.
+    pub(crate) async fn send_async(&self, line: &[u8]) -> Result<(), Error> {
+        match self {
+            // One nonblocking write of a few bytes.
+            Writer::Pipe(pipe) => pipe.send(line),
+            Writer::Fifo(fifo) => fifo.send(line),
+            Writer::Tcp(tcp) => tcp.send_async(line).await,
+        }
+    }
+
+    /// Makes the child that `command` spawns, and no other process, inherit
+    /// what it needs (only a pipe needs anything).
+    pub(crate) fn inherit(&self, command: &mut Command) {
+        if let Writer::Pipe(pipe) = self {
+            pipe.inherit(command);
+        }
+    }
+
+    /// The fd number a pipe writer's child writes to.
+    pub(crate) fn fd(&self) -> Option<RawFd> {
+        match self {
+            Writer::Pipe(pipe) => Some(pipe.fd),
+            Writer::Fifo(_) | Writer::Tcp(_) => None,
+        }
+    }
+
+    /// A named writer's FIFO.
+    pub(crate) fn path(&self) -> Option<&Path> {
+        match self {
+            Writer::Fifo(fifo) => Some(&fifo.path),
+            Writer::Pipe(_) | Writer::Tcp(_) => None,
+        }
+    }
+
+    /// Where a remote writer's parent listens.
+    pub(crate) fn remote_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Writer::Tcp(tcp) => Some(tcp.addr),
+            Writer::Pipe(_) | Writer::Fifo(_) => None,
+        }
+    }
+}
+
+impl fmt::Debug for Writer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Writer::Pipe(pipe) => pipe.fmt_debug(f),
+            Writer::Fifo(fifo) => fifo.fmt_debug(f),
+            Writer::Tcp(tcp) => tcp.fmt_debug(f),
+        }
+    }
+}
 
 /// Parses the bytes read so far (`true`: no more will come), given the
 /// address a remote report came from.

@@ -183,6 +183,15 @@ impl fmt::Display for PipeWriter {
 }
 
 impl PipeWriter {
+    /// The debug output of a [`DynamicPortWriter`](crate::DynamicPortWriter) of this kind.
+    pub(crate) fn fmt_debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynamicPortWriter")
+            .field("fd", &self.fd)
+            .field("pipe", &self.inode)
+            .field("creator", &self.is_creator())
+            .finish()
+    }
+
     /// The parsed text form.
     pub(crate) fn text(&self) -> WriterText {
         WriterText::Pipe {

@@ -195,6 +195,14 @@ impl TcpWriter {
         }
     }
 
+    /// The debug output of a [`DynamicPortWriter`](crate::DynamicPortWriter)
+    /// of this kind, without the token, which is a secret.
+    pub(crate) fn fmt_debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynamicPortWriter")
+            .field("remote", &self.addr)
+            .finish_non_exhaustive()
+    }
+
     /// The parsed text form.
     pub(crate) fn text(&self) -> WriterText {
         WriterText::Tcp {
