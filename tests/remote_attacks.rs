@@ -10,7 +10,7 @@ mod support;
 
 use std::io::{ErrorKind as IoKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -35,18 +35,21 @@ fn parent_waits(port: PortFuture) -> JoinHandle<Result<SocketAddr, Error>> {
 }
 
 /// A bash child that binds nothing but reports `report` through `/dev/tcp`
-/// with the token from its env var, after sleeping `pause` seconds
-/// between the token and the report.
-fn bash_reporter(writer: &DynamicPortWriter, report: &str, pause: &str) -> Child {
+/// with the token from its env var; with `pause`, it sends the token, then
+/// waits for a line on its stdin before it sends the report.
+fn bash_reporter(writer: &DynamicPortWriter, report: &str, pause: bool) -> Child {
     let script = r#"
         text=${DYNAMIC_PORT_WRITER#tcp:}; token=${text%@*}; addr=${text#*@}
         exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}"
         printf '%s ' "$token" >&3
-        sleep "$2"
+        if [ "$2" = pause ]; then read -r go; fi
         printf '%s\n' "$1" >&3
     "#;
     let mut command = Command::new("bash");
-    command.args(["-c", script, "bash", report, pause]);
+    let pause = if pause { "pause" } else { "go" };
+    command
+        .args(["-c", script, "bash", report, pause])
+        .stdin(Stdio::piped());
     writer.pass_to_env(&mut command);
     command.spawn().unwrap()
 }
@@ -151,7 +154,7 @@ fn an_adaptive_attacker_sees_the_same_for_every_guess_and_the_child_still_report
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(view(&mut forgery), View::Closed);
 
-    let mut child = bash_reporter(&writer, "4242", "0");
+    let mut child = bash_reporter(&writer, "4242", false);
     drop(writer);
     let addr = parent.join().unwrap().unwrap();
     assert_eq!(addr, "127.0.0.1:4242".parse().unwrap());
@@ -179,7 +182,7 @@ fn flood(at: SocketAddr, count: usize) -> Vec<TcpStream> {
 #[test]
 fn a_report_followed_at_once_by_a_flood_still_resolves() {
     let (writer, port, _token, at) = remote("127.0.0.1:0");
-    let mut child = bash_reporter(&writer, "4343", "0");
+    let mut child = bash_reporter(&writer, "4343", false);
     drop(writer);
     // The child's report is in before anything reads it, then as much of a
     // flood as the listener's backlog (128) holds.
@@ -205,29 +208,34 @@ fn a_report_followed_at_once_by_a_flood_still_resolves() {
 fn a_child_that_presented_the_token_is_never_evicted_by_a_flood() {
     let (writer, port, _token, at) = remote("127.0.0.1:0");
     let parent = parent_waits(port);
-    // The token now, the report two seconds later.
-    let mut child = bash_reporter(&writer, "4444", "2");
+    // The token now, the report once the flood is over.
+    let mut child = bash_reporter(&writer, "4444", true);
     drop(writer);
     std::thread::sleep(Duration::from_millis(300));
-    // Far more connections than the parent holds, all silent.
+    // Far more connections than the parent holds, all silent, within a
+    // few seconds (less than a connection's deadline of 5).
+    let started = Instant::now();
     let mut flood = Vec::new();
-    for _ in 0..600 {
-        if let Ok(stream) = TcpStream::connect_timeout(&at, Duration::from_secs(1)) {
+    while flood.len() < 450 && started.elapsed() < Duration::from_secs(3) {
+        if let Ok(stream) = TcpStream::connect_timeout(&at, Duration::from_millis(500)) {
             flood.push(stream);
         }
     }
+    let opened = flood.len();
+    assert!(
+        opened > 300,
+        "only {opened} connections in {:?}",
+        started.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(200));
     // Room was made among them while the child's report was still to come.
-    std::thread::sleep(Duration::from_millis(300));
     let closed = flood
         .iter_mut()
         .map(view)
         .filter(|v| *v == View::Closed)
         .count();
-    assert!(
-        closed >= 300,
-        "only {closed} of {} closed to make room",
-        flood.len()
-    );
+    assert!(closed >= opened - 256, "{closed} of {opened} closed");
+    writeln!(child.stdin.take().unwrap(), "go").unwrap();
     let addr = parent.join().unwrap().unwrap();
     assert_eq!(addr, "127.0.0.1:4444".parse().unwrap());
     assert!(wait_with_deadline(&mut child).success());
@@ -269,7 +277,7 @@ fn an_ipv4_peer_behind_an_ipv6_listener_is_reported_as_ipv4() {
     let at = writer.remote_addr().unwrap();
     let text = format!("tcp:{}@127.0.0.1:{}", _token, at.port());
     let writer4: DynamicPortWriter = text.parse().unwrap();
-    let mut child = bash_reporter(&writer4, "4545", "0");
+    let mut child = bash_reporter(&writer4, "4545", false);
     drop((writer, writer4));
     let addr = port.timeout(SAFETY).addr().wait().unwrap();
     assert_eq!(addr, "127.0.0.1:4545".parse().unwrap());
