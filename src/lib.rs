@@ -131,6 +131,9 @@ pub mod clap;
 mod encodings;
 mod error;
 mod future;
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod protocol;
 mod reactor;
 mod registry;

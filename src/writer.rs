@@ -519,6 +519,8 @@ impl DynamicPortWriter {
         Ok(listener)
     }
 
+    // Only the runtime adapters report without blocking.
+    #[cfg(any(feature = "rt-tokio", feature = "rt-async-std", feature = "rt-smol"))]
     /// As [`listen_then_report`](Self::listen_then_report), without ever
     /// blocking the executor: a remote writer connects and writes through
     /// the reactor. (A pipe or a FIFO takes one nonblocking write of a few

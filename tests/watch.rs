@@ -307,7 +307,8 @@ fn command_clone(command: &Command) -> Command {
 
 // ---- where there is no pidfd ----
 
-/// Spawns `command` given a writer as `options` say, watched by polling.
+/// Spawns `command` given a writer as `options` say, watched (by polling,
+/// in a build with `--cfg dynamic_port_force_polling`).
 fn spawn_polled(mut command: Command, named: bool) -> (Child, PortFuture) {
     let (writer, port) = if named {
         DynamicPortWriter::create_named().unwrap()
@@ -318,11 +319,15 @@ fn spawn_polled(mut command: Command, named: bool) -> (Child, PortFuture) {
     command.stderr(Stdio::null());
     let mut spawned = command.spawn().unwrap();
     drop(writer);
-    let port = port.watch_polling(&mut spawned);
+    let port = port.watch(&mut spawned);
     (spawned, port)
 }
 
 #[test]
+#[cfg_attr(
+    not(dynamic_port_force_polling),
+    ignore = "run with RUSTFLAGS='--cfg dynamic_port_force_polling', as ci/check.sh does"
+)]
 fn without_a_pidfd_polling_still_sees_every_death_and_every_report() {
     for named in [false, true] {
         for (_, command, says) in deaths() {

@@ -185,13 +185,6 @@ impl PortFuture {
         self.watch_pid(Watch::new(child.id()))
     }
 
-    /// [`watch`](Self::watch) through polling, as where there are no pidfds.
-    /// For testing that fallback; not part of the stable API.
-    #[doc(hidden)]
-    pub fn watch_polling(self, child: &mut Child) -> PortFuture {
-        self.watch_pid(Watch::polling(child.id()))
-    }
-
     /// Watches a child by pid; the caller owns the child, unreaped.
     pub(crate) fn watch_pid(mut self, watch: Watch) -> PortFuture {
         self.core.set_watch(watch);

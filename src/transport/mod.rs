@@ -110,6 +110,8 @@ impl Writer {
         }
     }
 
+    // Only the runtime adapters report without blocking.
+    #[cfg(any(feature = "rt-tokio", feature = "rt-async-std", feature = "rt-smol"))]
     /// Sends a report line without blocking the thread.
     pub(crate) async fn send_async(&self, line: &[u8]) -> Result<(), Error> {
         match self {

@@ -28,14 +28,9 @@
 //! the future yields, so a flood cannot hold the executor.
 
 use std::fmt;
-use std::future::Future;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::pin::Pin;
-use std::task::Poll;
 use std::time::Duration;
-
-use async_io::{Async, Timer};
 
 use super::Receiver;
 use crate::error::Error;
@@ -131,6 +126,8 @@ impl TcpWriter {
         Ok(())
     }
 
+    // Only the runtime adapters report without blocking.
+    #[cfg(any(feature = "rt-tokio", feature = "rt-async-std", feature = "rt-smol"))]
     /// As [`send`](Self::send), without blocking the thread: the connect
     /// and the write wait in the reactor, so an executor keeps running
     /// other tasks meanwhile.
@@ -139,7 +136,7 @@ impl TcpWriter {
         let sending = claim.begin().map_err(|why| super::refused(self, why))?;
         let message = self.message(line);
         let sent = within(CHILD_TIMEOUT, async {
-            let stream = Async::<TcpStream>::connect(self.addr)
+            let stream = async_io::Async::<TcpStream>::connect(self.addr)
                 .await
                 .map_err(|err| self.connect_failed(err))?;
             let mut rest = &message[..];
@@ -220,8 +217,16 @@ impl fmt::Display for TcpWriter {
     }
 }
 
+// Only the runtime adapters report without blocking.
+#[cfg(any(feature = "rt-tokio", feature = "rt-async-std", feature = "rt-smol"))]
 /// Runs `future` for at most `limit`: `None` if the time passed first.
-async fn within<T>(limit: Duration, future: impl Future<Output = T>) -> Option<T> {
+async fn within<T>(limit: Duration, future: impl std::future::Future<Output = T>) -> Option<T> {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::Poll;
+
+    use async_io::Timer;
+
     let mut future = std::pin::pin!(future);
     let mut timer = Timer::after(limit);
     std::future::poll_fn(|cx| {
@@ -279,6 +284,7 @@ mod tests {
             .unwrap();
         assert_eq!(silent.read(&mut [0; 8]).unwrap(), 0);
         writer.report(4242).unwrap();
+        let port = port.timeout(Duration::from_secs(5));
         assert_eq!(futures::executor::block_on(port).unwrap(), 4242);
     }
 }

@@ -1,0 +1,45 @@
+//! The report grammar, whole and split into arbitrary reads, as the
+//! parent reads it: never a panic; a prefix that fails means the whole
+//! fails (it could not become valid); a prefix that resolves gives what the
+//! whole gives; every grammar agrees with the plain port's on bare ports.
+#![no_main]
+
+use dynamic_port::protocol::{parse_items_report, parse_line, parse_one, parse_report};
+use libfuzzer_sys::fuzz_target;
+
+/// Checks one grammar over every prefix at the `cuts`, then the whole at
+/// end of stream.
+fn check<T: PartialEq + std::fmt::Debug>(
+    bytes: &[u8],
+    cuts: &[usize],
+    parse: impl Fn(&[u8], bool) -> Result<Option<T>, dynamic_port::Error>,
+) {
+    let whole = parse(bytes, true);
+    for &cut in cuts {
+        match parse(&bytes[..cut], false) {
+            Ok(None) => {}
+            Ok(Some(value)) => match &whole {
+                Ok(Some(whole)) => assert_eq!(&value, whole, "{bytes:?} cut at {cut}"),
+                other => panic!("{bytes:?}: resolved at {cut} to {value:?}, whole {other:?}"),
+            },
+            Err(_) => assert!(whole.is_err(), "{bytes:?}: failed at {cut}, whole {whole:?}"),
+        }
+    }
+}
+
+fuzz_target!(|input: (Vec<u8>, Vec<u16>)| {
+    let (bytes, cuts) = input;
+    if bytes.len() > 8192 {
+        return;
+    }
+    let mut cuts: Vec<usize> = cuts.iter().map(|&c| c as usize % (bytes.len() + 1)).collect();
+    cuts.sort_unstable();
+    check(&bytes, &cuts, parse_report);
+    check(&bytes, &cuts, parse_one);
+    check(&bytes, &cuts, parse_items_report);
+    check(&bytes, &cuts, parse_line);
+    if let Ok(Some(port)) = parse_report(&bytes, true) {
+        assert_eq!(parse_one(&bytes, true).unwrap().unwrap().port(), port);
+        assert!(port != 0);
+    }
+});
