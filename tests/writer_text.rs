@@ -137,3 +137,26 @@ fn the_public_types_have_the_traits_the_contract_names() {
     error::<dynamic_port::Error>();
     assert_eq!(DynamicPortWriter::ENV_VAR, "DYNAMIC_PORT_WRITER");
 }
+
+#[test]
+fn debug_output_names_each_kind_and_never_the_token() {
+    let (pipe, _p) = DynamicPortWriter::create().unwrap();
+    let shown = format!("{pipe:?}");
+    let fd = pipe.fd().unwrap();
+    assert!(shown.contains(&format!("fd: {fd}")), "{shown}");
+    assert!(shown.contains("creator: true"), "{shown}");
+    let (named, _n) = DynamicPortWriter::create_named().unwrap();
+    let shown = format!("{named:?}");
+    assert!(shown.contains(named.path().unwrap().to_str().unwrap()), "{shown}");
+    let (remote, _r) = DynamicPortWriter::create_remote("127.0.0.1:0".parse().unwrap()).unwrap();
+    let shown = format!("{remote:?}");
+    let text = remote.to_string();
+    let token = text[4..].split('@').next().unwrap();
+    assert!(shown.contains(&remote.remote_addr().unwrap().to_string()), "{shown}");
+    assert!(!shown.contains(token), "the token is a secret: {shown}");
+    // And what a writer names, by kind.
+    assert_eq!((named.fd(), remote.fd()), (None, None));
+    assert_eq!((pipe.path(), remote.path()), (None, None));
+    assert_eq!((pipe.remote_addr(), named.remote_addr()), (None, None));
+    assert!(named.is_named() && !pipe.is_named() && !remote.is_named());
+}
