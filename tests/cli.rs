@@ -294,10 +294,12 @@ fn a_closed_stdout_stops_the_program_and_is_exit_code_125() {
     drop(child.stdout.take());
     let pid = pid_in(&pid_file);
     let status = wait_for(&mut child, SAFETY);
+    let left = !gone_now(&pid);
+    // Before reading stderr, which a program left running holds open.
+    kill(&pid);
+    let _ = child.kill();
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-    let left = !gone_now(&pid);
-    kill(&pid);
     assert_eq!(status.and_then(|s| s.code()), Some(125), "{err}");
     assert!(
         err.contains("cannot write the port") && err.contains("stopped"),
