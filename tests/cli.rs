@@ -3,6 +3,7 @@
 //! server, signals, every failure with its exit code, and no leftovers.
 #![cfg(feature = "cli")]
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -198,6 +199,7 @@ fn fds_of_bash(wrapper: &[&str]) -> (Vec<String>, Option<String>) {
     };
     let status = command
         .args(["bash", "-c", &script, "bash"])
+        .process_group(0)
         .stdout(Stdio::null())
         .status()
         .unwrap();

@@ -5,6 +5,7 @@
 #![cfg(feature = "cli")]
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -117,7 +118,8 @@ fn quit_usr1_usr2_winch_alrm_and_cont_are_passed_on_and_dynamic_port_survives_th
 /// such as `nohup`, or a non-interactive shell's `&`.
 fn with_ignored(signal: &str) -> Command {
     let mut command = Command::new("python3");
-    command.stdin(Stdio::null()).args([
+    // A process group of its own, as `cli_support::dynamic_port` explains.
+    command.stdin(Stdio::null()).process_group(0).args([
         "-c",
         &format!(
             "import os, signal, sys\n\
@@ -146,8 +148,10 @@ fn an_inherited_ignored_sigint_stays_ignored_by_dynamic_port_and_the_program() {
 
     signal(child.id(), libc::SIGINT);
     // USR1 is passed on after the INT that came first: once the program has
-    // it, the INT had its chance.
-    signal(child.id(), libc::SIGUSR1);
+    // it, the INT had its chance. (Not `signal`, which panics if the INT
+    // killed dynamic-port.)
+    // SAFETY: kill takes no pointers.
+    unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
     let usr1 = eventually(Duration::from_secs(1), || noted(&marks, "SIGUSR1"));
     let both_run =
         child.try_wait().unwrap().is_none() && !matches!(state(&program), None | Some('Z'));

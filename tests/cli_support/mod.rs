@@ -2,6 +2,7 @@
 //! built binary, its output, scratch files, and looking at processes.
 #![allow(dead_code, unreachable_pub)]
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -10,10 +11,12 @@ use std::time::{Duration, Instant};
 /// works; it turns a hang into a failure.
 pub const SAFETY: Duration = Duration::from_secs(30);
 
-/// The built binary, with stdin closed.
+/// The built binary, with stdin closed, in a process group of its own: so
+/// that, run from a terminal, it never takes the developer's terminal
+/// (it does so only from the foreground group).
 pub fn dynamic_port() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dynamic-port"));
-    command.stdin(Stdio::null());
+    command.stdin(Stdio::null()).process_group(0);
     command
 }
 
