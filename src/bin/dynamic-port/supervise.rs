@@ -71,9 +71,10 @@ fn supervise(
             return Err(failure);
         }
     };
-    let env = match run.then {
-        Some(_) => match output::then_env(&report) {
-            Ok(env) => Some(env),
+    // `--then`'s command and its environment, checked before anything is printed.
+    let then = match &run.then {
+        Some(then) => match output::then_env(&report) {
+            Ok(env) => Some((then, env)),
             Err(why) => {
                 program.stop(run);
                 return Err((code::BAD_REPORT, format!("{why}; the program was stopped")));
@@ -90,8 +91,8 @@ fn supervise(
     }
     program.release(Sink::Stdout);
 
-    let status = match (&run.then, env) {
-        (Some(then), Some(env)) => {
+    let status = match then {
+        Some((then, env)) => {
             // From the program to `--then`'s command, which may read it.
             program.take_back_terminal();
             let status = run_then(then, &env, supervisor);
@@ -99,7 +100,7 @@ fn supervise(
             program.stop(run);
             status?
         }
-        _ => program.wait()?,
+        None => program.wait()?,
     };
     Ok(exit_code(status))
 }
@@ -432,11 +433,8 @@ impl Shared {
     fn handle(&self, signal: i32) {
         let target = self.target();
         match (signal, target) {
-            (SIGCHLD, Some(target)) => {
-                if job_control_stop(target) {
-                    self.suspend(target);
-                }
-            }
+            (SIGCHLD, Some(target)) if job_control_stop(target) => self.suspend(target),
+            (SIGCHLD, _) => {}
             (SIGCONT, _) => self.resume(),
             (SIGTSTP, None) if self.stops => sys::stop_process_group(),
             (_, Some(target)) => {
