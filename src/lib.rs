@@ -151,6 +151,6 @@ mod watch;
 mod writer;
 
 pub use crate::error::{Error, ErrorKind};
-pub use crate::future::{AddrFuture, AddrsFuture, LineFuture, PortFuture};
+pub use crate::future::{AddrFuture, AddrsFuture, LineFuture, PortFuture, ReportFuture};
 pub use crate::spawn::{spawn, SpawnOptions};
 pub use crate::writer::DynamicPortWriter;

@@ -3,59 +3,14 @@
 //! server, signals, every failure with its exit code, and no leftovers.
 #![cfg(feature = "cli")]
 
-use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The built binary.
-fn dynamic_port() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dynamic-port"));
-    command.stdin(Stdio::null());
-    command
-}
+mod cli_support;
 
-/// `dynamic-port run ARGS... -- bash -c SCRIPT bash`, run to its end.
-fn run(options: &[&str], script: &str) -> Output {
-    dynamic_port()
-        .arg("run")
-        .args(options)
-        .args(["--", "bash", "-c", script, "bash"])
-        .output()
-        .unwrap()
-}
-
-/// Its stdout and stderr as text.
-fn text(output: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-/// A fresh file path for a child to write its pid or its fds to.
-fn scratch(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "cli-{name}-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    let _ = std::fs::remove_file(&path);
-    path
-}
-
-/// Whether process `pid` is gone (or a zombie about to be reaped), waiting up to 5 s.
-fn gone(pid: &str) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(5) {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => return true,
-            Ok(stat) if stat.contains(") Z ") => return true,
-            Ok(_) => std::thread::sleep(Duration::from_millis(10)),
-        }
-    }
-    false
-}
+use cli_support::*;
 
 #[test]
 fn prints_the_port_then_passes_the_programs_status_on() {
@@ -223,39 +178,8 @@ fn help_shows_a_complete_example() {
         "{help}"
     );
     assert!(help.contains("127 the program was not found"), "{help}");
-}
-
-/// Starts `dynamic-port run -- bash -c SCRIPT` and waits for its port line.
-fn started(script: &str) -> Child {
-    let mut child = dynamic_port()
-        .args(["run", "--", "bash", "-c", script, "bash"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.trim().parse::<u16>().is_ok(), "{line:?}");
-    child
-}
-
-#[test]
-fn signals_to_dynamic_port_reach_the_program_and_its_status_comes_back() {
-    let script = r#"trap 'exit 42' TERM; trap 'exit 43' INT
-        echo 4325 >&"${2%%:*}"
-        while true; do sleep 0.05; done"#;
-    for (signal, expected) in [
-        (libc::SIGTERM, 42),
-        (libc::SIGINT, 43),
-        (libc::SIGHUP, 128 + libc::SIGHUP),
-    ] {
-        let mut child = started(script);
-        // SAFETY: kill takes no pointers.
-        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
-        let status = child.wait().unwrap();
-        assert_eq!(status.code(), Some(expected), "signal {signal}");
+    for option in ["--program-stdout", "--remote", "--stop-signal", "/proc"] {
+        assert!(help.contains(option), "{option}: {help}");
     }
 }
 
@@ -275,6 +199,7 @@ fn fds_of_bash(wrapper: &[&str]) -> (Vec<String>, Option<String>) {
     };
     let status = command
         .args(["bash", "-c", &script, "bash"])
+        .process_group(0)
         .stdout(Stdio::null())
         .status()
         .unwrap();
@@ -307,4 +232,253 @@ fn the_program_inherits_nothing_but_the_writer() {
     let mut wrapped = wrapped;
     wrapped.sort();
     assert_eq!(wrapped, expected, "directly: {direct:?}");
+}
+
+#[test]
+fn the_port_is_the_first_line_and_the_programs_stdout_goes_to_stderr() {
+    let output = run(
+        &[],
+        r#"echo banner; echo 4321 >&"${2%%:*}"; echo after; echo oops >&2"#,
+    );
+    let (out, err) = text(&output);
+    assert_eq!(out, "4321\n", "{err}");
+    assert_eq!(err, "banner\nafter\noops\n");
+    assert!(output.status.success());
+}
+
+#[test]
+fn program_stdout_inherit_comes_after_the_port_lines() {
+    let output = run(
+        &["--program-stdout", "inherit"],
+        r#"echo banner; echo "[::1]:4321" >&"${2%%:*}"; echo after"#,
+    );
+    let (out, err) = text(&output);
+    assert_eq!(out, "4321\n[::1]:4321\nbanner\nafter\n", "{err}");
+    assert!(output.status.success());
+
+    // More than a pipe holds, before the report: it waits for the port
+    // line, and the program does not block on it.
+    let output = run(
+        &["--program-stdout", "inherit", "--timeout", "10"],
+        r#"head -c 300000 /dev/zero | tr '\0' x; echo; echo 4322 >&"${2%%:*}"; echo after"#,
+    );
+    let (out, err) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    let expected = format!("4322\n{}\nafter\n", "x".repeat(300_000));
+    assert!(out == expected, "{} bytes: {:?}...", out.len(), &out[..20]);
+
+    // With no port to print first, what the program printed goes to stderr.
+    let output = run(&["--program-stdout", "inherit"], "echo banner; exit 9");
+    let (out, err) = text(&output);
+    assert_eq!(output.status.code(), Some(3), "{err}");
+    assert_eq!(out, "");
+    assert!(
+        err.starts_with("banner\n") && err.contains("exit code 9"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_stops_the_program_and_is_exit_code_125() {
+    // `dynamic-port run -- PROG | true`: the reader is gone before the port
+    // is printed. The program ignores SIGTERM, so only SIGKILL after the
+    // grace stops it.
+    let pid_file = scratch("closed");
+    let script = format!(
+        r#"trap '' TERM; echo $$ > {pid_file:?}; sleep 0.2; echo 4321 >&"${{2%%:*}}"; exec sleep 60"#
+    );
+    let mut child = dynamic_port()
+        .args(["run", "--grace", "0.2", "--", "bash", "-c", &script, "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let pid = pid_in(&pid_file);
+    let status = wait_for(&mut child, SAFETY);
+    let left = !gone_now(&pid);
+    // Before reading stderr, which a program left running holds open.
+    kill(&pid);
+    let _ = child.kill();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(125), "{err}");
+    assert!(
+        err.contains("cannot write the port") && err.contains("stopped"),
+        "{err}"
+    );
+    assert!(!left, "the program {pid} still runs");
+}
+
+#[test]
+fn a_report_that_cannot_become_valid_is_exit_code_4_at_once() {
+    for junk in [
+        "Listening on",
+        "junk!",
+        "8080/",
+        "http=localhost:80 ",
+        "70000 ",
+    ] {
+        let pid_file = scratch("junk");
+        let script = format!(
+            r#"echo $$ > {pid_file:?}; printf '%s' '{junk}' >&"${{2%%:*}}"; exec sleep 30"#
+        );
+        let start = Instant::now();
+        let output = run(&["--timeout", "10", "--grace", "10"], &script);
+        let elapsed = start.elapsed();
+        let (out, err) = text(&output);
+        let pid = pid_in(&pid_file);
+        let left = !gone_now(&pid);
+        kill(&pid);
+        assert_eq!(output.status.code(), Some(4), "{junk:?}: {err}");
+        assert!(elapsed < Duration::from_secs(1), "{junk:?}: {elapsed:?}");
+        assert_eq!(out, "");
+        assert!(err.contains("stopped"), "{err}");
+        assert!(!left, "{junk:?}: the program {pid} still runs");
+    }
+    // An empty line holds no port.
+    let output = run(&[], r#"echo >&"${2%%:*}"; exec sleep 30"#);
+    let (_, err) = text(&output);
+    assert_eq!(output.status.code(), Some(4), "{err}");
+    assert!(err.contains("no port"), "{err}");
+}
+
+#[test]
+fn a_prefix_that_may_still_become_a_report_waits() {
+    // `junk` may become `junk=127.0.0.1:80`, and `808` may become `8080`:
+    // nothing is judged before the bytes say so.
+    for prefix in ["junk", "808", "http=127.0.0.1:8"] {
+        let script = format!(r#"printf '%s' '{prefix}' >&"${{2%%:*}}"; exec sleep 30"#);
+        let output = run(&["--timeout", "0.3", "--grace", "1"], &script);
+        assert_eq!(
+            output.status.code(),
+            Some(124),
+            "{prefix:?}: {:?}",
+            text(&output)
+        );
+    }
+}
+
+#[test]
+fn durations_that_overflow_are_bad_usage_never_a_panic() {
+    for option in [
+        ["--grace", "1e19"],
+        ["--timeout", "1e30"],
+        ["--grace", "1e10"],
+        ["--grace=-1", "--grace=-1"],
+        ["--timeout=-0.5", "--timeout=-0.5"],
+        ["--grace", "nan"],
+        ["--timeout", "inf"],
+        ["--grace", "soon"],
+    ] {
+        let pid_file = scratch("overflow");
+        let script = format!(
+            r#"trap '' TERM; echo $$ > {pid_file:?}; echo 4321 >&"${{2%%:*}}"; exec sleep 5"#
+        );
+        let output = run(&[option[0], option[1], "--then", "true"], &script);
+        let (_, err) = text(&output);
+        if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+            kill(&pid);
+        }
+        assert_eq!(output.status.code(), Some(2), "{option:?}: {err}");
+        assert!(!err.contains("panicked"), "{option:?}: {err}");
+        assert!(
+            std::fs::metadata(&pid_file).is_err(),
+            "{option:?}: the program was started"
+        );
+    }
+}
+
+#[test]
+fn endpoint_names_that_make_the_same_variable_are_a_bad_report_for_then() {
+    for report in [
+        "a-b=127.0.0.1:80 a.b=127.0.0.1:81",
+        "a_b=127.0.0.1:80 a-b=127.0.0.1:81",
+        "web=127.0.0.1:80 WEB=127.0.0.1:81",
+    ] {
+        let pid_file = scratch("names");
+        let script =
+            format!(r#"echo $$ > {pid_file:?}; echo "{report}" >&"${{2%%:*}}"; exec sleep 30"#);
+        let output = run(&["--then", "echo then"], &script);
+        let (out, err) = text(&output);
+        let pid = pid_in(&pid_file);
+        let left = !gone_now(&pid);
+        kill(&pid);
+        assert_eq!(output.status.code(), Some(4), "{report}: {out}{err}");
+        assert_eq!(out, "", "{report}");
+        assert!(err.contains("would both be PORT_"), "{err}");
+        assert!(!left, "{report}: the program {pid} still runs");
+    }
+    // Without --then, no variable is made: every endpoint is printed.
+    let output = run(
+        &[],
+        r#"echo "a-b=127.0.0.1:80 a.b=127.0.0.1:81" >&"${2%%:*}""#,
+    );
+    assert_eq!(text(&output).0, "80\na-b=127.0.0.1:80\na.b=127.0.0.1:81\n");
+    assert!(output.status.success());
+}
+
+/// A bash program on "another host": it connects back to the address in
+/// its remote writer (`tcp:TOKEN@HOST:PORT`, from `$writer`) and reports.
+const REMOTE_CHILD: &str = r#"w=${writer#tcp:}; token=${w%%@*}; addr=${w#*@}
+    exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}"; echo "$token 4327" >&3; exec 3>&-"#;
+
+#[test]
+fn remote_listens_and_the_program_connects_back_by_flag_or_env() {
+    for (options, writer, args_left) in [
+        (vec![], r#"writer=$2"#, "2"),
+        (vec!["--env"], r#"writer=$DYNAMIC_PORT_WRITER"#, "0"),
+    ] {
+        let script = format!(
+            r#"[ $# -eq {args_left} ] || exit 99; {writer}; {REMOTE_CHILD}; exec sleep 30"#
+        );
+        let mut options = options;
+        options.extend([
+            "--remote",
+            "127.0.0.1:0",
+            "--then",
+            r#"echo "then $PORT $ADDR""#,
+        ]);
+        let output = run(&options, &script);
+        let (out, err) = text(&output);
+        assert_eq!(output.status.code(), Some(0), "{options:?}: {err}");
+        assert_eq!(
+            out, "4327\n127.0.0.1:4327\nthen 4327 127.0.0.1:4327\n",
+            "{options:?}"
+        );
+    }
+}
+
+#[test]
+fn remote_with_named_is_bad_usage() {
+    let output = run(&["--remote", "127.0.0.1:0", "--named"], "exit 0");
+    assert_eq!(output.status.code(), Some(2));
+    let output = run(&["--remote", "localhost"], "exit 0");
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn stop_signal_picks_the_signal_that_stops_the_program() {
+    // The program ignores TERM and leaves on INT; with --stop-signal INT it
+    // is gone at once, not after the 30 s grace.
+    let marker = scratch("stop-signal");
+    let script = format!(
+        r#"trap '' TERM; trap 'echo INT > {marker:?}; exit 0' INT
+        echo 4321 >&"${{2%%:*}}"; while true; do sleep 0.02; done"#
+    );
+    for signal in ["INT", "sigint", "2"] {
+        let _ = std::fs::remove_file(&marker);
+        let start = Instant::now();
+        let output = run(
+            &["--stop-signal", signal, "--grace", "30", "--then", "exit 6"],
+            &script,
+        );
+        let elapsed = start.elapsed();
+        assert_eq!(output.status.code(), Some(6), "{:?}", text(&output));
+        assert!(elapsed < Duration::from_secs(1), "{signal}: {elapsed:?}");
+        assert_eq!(std::fs::read_to_string(&marker).unwrap(), "INT\n");
+    }
+    let output = run(&["--stop-signal", "NOPE"], "exit 0");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("NOPE"));
 }

@@ -147,12 +147,18 @@ fn debug_output_names_each_kind_and_never_the_token() {
     assert!(shown.contains("creator: true"), "{shown}");
     let (named, _n) = DynamicPortWriter::create_named().unwrap();
     let shown = format!("{named:?}");
-    assert!(shown.contains(named.path().unwrap().to_str().unwrap()), "{shown}");
+    assert!(
+        shown.contains(named.path().unwrap().to_str().unwrap()),
+        "{shown}"
+    );
     let (remote, _r) = DynamicPortWriter::create_remote("127.0.0.1:0".parse().unwrap()).unwrap();
     let shown = format!("{remote:?}");
     let text = remote.to_string();
     let token = text[4..].split('@').next().unwrap();
-    assert!(shown.contains(&remote.remote_addr().unwrap().to_string()), "{shown}");
+    assert!(
+        shown.contains(&remote.remote_addr().unwrap().to_string()),
+        "{shown}"
+    );
     assert!(!shown.contains(token), "the token is a secret: {shown}");
     // And what a writer names, by kind.
     assert_eq!((named.fd(), remote.fd()), (None, None));

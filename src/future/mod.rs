@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::protocol::{self, Item, MAX_LINE_LEN, MAX_REPORT_LEN};
+use crate::protocol::{self, Item, Report, MAX_LINE_LEN, MAX_REPORT_LEN};
 use crate::transport::Receiver;
 use crate::watch::Watch;
 
@@ -41,6 +41,12 @@ const ADDRS: Grammar<BTreeMap<String, SocketAddr>> = Grammar {
             .map(|items| protocol::endpoints(items, bytes, peer))
             .transpose()
     },
+};
+
+/// Any number of items, named or not, in order, with the peer.
+const REPORT: Grammar<Report> = Grammar {
+    capacity: MAX_LINE_LEN + 1,
+    parse: Report::parse,
 };
 
 /// One line of text.
@@ -276,6 +282,29 @@ impl PortFuture {
     pub fn addrs(self) -> AddrsFuture {
         AddrsFuture { core: self.core }
     }
+
+    /// The whole report: every item in the order the child wrote it, with
+    /// its name, and the address a remote report came from
+    /// ([`protocol::Report`]). It reads what [`addrs`](Self::addrs) reads
+    /// and fails as soon as it does, for a parent that needs the order (the
+    /// first port first) or whether an item was a bare port. The timeout
+    /// and the watch are kept.
+    ///
+    /// ```
+    /// use dynamic_port::protocol::Item;
+    /// use dynamic_port::DynamicPortWriter;
+    ///
+    /// let (writer, port) = DynamicPortWriter::create()?;
+    /// let http = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// writer.report_addrs(&[("http", http.local_addr()?)])?;
+    /// let report = port.report().wait()?;
+    /// assert_eq!(report.first(), Item::Addr(http.local_addr()?));
+    /// assert_eq!(report.items()[0].0.as_deref(), Some("http"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn report(self) -> ReportFuture {
+        ReportFuture { core: self.core }
+    }
 }
 
 impl Future for PortFuture {
@@ -366,4 +395,14 @@ report_future!(
     AddrsFuture,
     BTreeMap<String, SocketAddr>,
     ADDRS
+);
+
+report_future!(
+    /// The whole report, its items in order: from [`PortFuture::report`].
+    ///
+    /// A future of `Result<protocol::Report, Error>` under any executor, or
+    /// blocking through [`wait`](ReportFuture::wait).
+    ReportFuture,
+    Report,
+    REPORT
 );

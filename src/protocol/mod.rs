@@ -59,7 +59,7 @@ mod writer_text;
 
 pub use report::{
     encode_addrs, encode_item, encode_report, endpoints, parse_items_report, parse_line, parse_one,
-    parse_report, Item, Items, MAX_LINE_LEN, MAX_NAME_LEN, MAX_REPORT_LEN,
+    parse_report, Item, Items, Report, MAX_LINE_LEN, MAX_NAME_LEN, MAX_REPORT_LEN,
 };
 pub use writer_text::{
     format_writer, parse_writer, WriterText, MAX_FIFO_PATH_LEN, MAX_TOKEN_HEX, MIN_TOKEN_HEX,

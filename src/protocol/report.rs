@@ -273,6 +273,83 @@ pub fn endpoints(
     Ok(map)
 }
 
+/// A whole report: its items in the order the child wrote them, and the
+/// address it came from (for a remote child). What
+/// [`PortFuture::report`](crate::PortFuture::report) gives, for a parent
+/// that needs the order of the items, such as one that prints the first
+/// port first.
+///
+/// ```
+/// use dynamic_port::protocol::{Item, Report};
+///
+/// let report = Report::parse(b"http=127.0.0.1:80 admin=[::1]:81\n", false, None)?.unwrap();
+/// assert_eq!(report.first(), Item::Addr("127.0.0.1:80".parse()?));
+/// assert_eq!(report.items()[1].0.as_deref(), Some("admin"));
+/// assert_eq!(report.endpoints()["admin"], "[::1]:81".parse()?);
+/// assert!(Report::parse(b"Listening on", false, None).is_err()); // cannot become one
+/// assert_eq!(Report::parse(b"http=1", false, None)?, None); // may become one
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// The items, in order; never empty.
+    items: Items,
+    /// Every endpoint by name, as [`endpoints`] makes them.
+    endpoints: BTreeMap<String, SocketAddr>,
+    /// The address a remote report came from.
+    peer: Option<SocketAddr>,
+}
+
+impl Report {
+    /// Parses the bytes read so far as [`parse_items_report`] does (any
+    /// number of items, within [`MAX_LINE_LEN`]; `Err` as soon as the bytes
+    /// cannot become a report), with the names checked as [`endpoints`]
+    /// checks them; `peer` is the address a remote report came from.
+    pub fn parse(
+        bytes: &[u8],
+        end_of_stream: bool,
+        peer: Option<SocketAddr>,
+    ) -> Result<Option<Report>, Error> {
+        let Some(items) = parse_items_report(bytes, end_of_stream)? else {
+            return Ok(None);
+        };
+        let endpoints = endpoints(items.clone(), bytes, peer)?;
+        Ok(Some(Report {
+            items,
+            endpoints,
+            peer,
+        }))
+    }
+
+    /// The items, in the order the child wrote them, each with its name if
+    /// it has one. There is at least one.
+    pub fn items(&self) -> &[(Option<String>, Item)] {
+        &self.items
+    }
+
+    /// The first item.
+    pub fn first(&self) -> Item {
+        self.items[0].1
+    }
+
+    /// Where to connect to `item`, as [`Item::connect_addr_from`] makes it
+    /// for this report's peer.
+    pub fn connect_addr(&self, item: Item) -> SocketAddr {
+        item.connect_addr_from(self.peer)
+    }
+
+    /// Every endpoint by name, as [`addrs()`](crate::PortFuture::addrs) gives them.
+    pub fn endpoints(&self) -> &BTreeMap<String, SocketAddr> {
+        &self.endpoints
+    }
+
+    /// The address (and source port) the report came from, for a remote
+    /// child; `None` for a local one.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+}
+
 /// Parses the bytes read so far as one line of text: up to
 /// [`MAX_LINE_LEN`] bytes of UTF-8, ended by `\n`, NUL or the end of stream
 /// (which is not part of it).

@@ -1,0 +1,177 @@
+"""Runs `dynamic-port run` as a job of a real interactive bash on a real
+pseudo-terminal, and types at it as a user would.
+
+    python3 pty_job_control.py DYNAMIC_PORT_BINARY SCRATCH_DIR
+
+The program reads a line typed into the terminal; Ctrl-Z stops it and
+dynamic-port (both in state T, bash says Stopped); bash's own `fg` continues
+both, the program gets the terminal back and reads a second line; and
+dynamic-port exits with the program's status. Exits 0 when all of that
+holds, else 1 with what the terminal showed.
+"""
+
+import os
+import pty
+import re
+import select
+import shlex
+import signal
+import sys
+import time
+
+binary, scratch = sys.argv[1], sys.argv[2]
+program_pid_file = os.path.join(scratch, "program.pid")
+program = os.path.join(scratch, "program.sh")
+with open(program, "w") as f:
+    f.write(
+        f"""echo $$ > {shlex.quote(program_pid_file)}
+echo 4321 >&"${{2%%:*}}"
+read -r line; echo "got:$line"
+read -r line; echo "again:$line"
+exit 7
+"""
+    )
+
+env = dict(os.environ, PS1="prompt$ ", TERM="dumb")
+pid, master = pty.fork()
+if pid == 0:
+    os.execvpe("bash", ["bash", "--norc", "--noprofile", "--noediting", "-i"], env)
+
+output = bytearray()
+
+
+def fail(why):
+    sys.stderr.write(f"{why}\n--- the terminal showed:\n{output.decode(errors='replace')}\n")
+    os.kill(pid, signal.SIGKILL)
+    for pid_file in [program_pid_file]:
+        try:
+            os.kill(int(open(pid_file).read()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+    sys.exit(1)
+
+
+def read_until(pattern, after=0, timeout=10.0):
+    """Reads the terminal until `pattern` shows up past offset `after`."""
+    end = time.monotonic() + timeout
+    while True:
+        found = re.compile(pattern).search(output, after)
+        if found:
+            return found
+        left = end - time.monotonic()
+        if left <= 0:
+            fail(f"{pattern!r} did not show within {timeout} s")
+        ready, _, _ = select.select([master], [], [], left)
+        if ready:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                data = b""
+            if not data:
+                fail(f"the terminal closed before {pattern!r} showed")
+            output.extend(data)
+
+
+def state(process):
+    """The state letter of `process` in /proc (R, S, T, Z...), or None once gone."""
+    try:
+        with open(f"/proc/{process}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def parent(process):
+    with open(f"/proc/{process}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def await_state(process, wanted, what, timeout=5.0):
+    end = time.monotonic() + timeout
+    while state(process) not in wanted:
+        if time.monotonic() > end:
+            fail(f"{what} (pid {process}) is in state {state(process)}, not {wanted}")
+        time.sleep(0.01)
+
+
+def blocked_in_read(process, timeout=5.0):
+    """Waits until `process` sleeps reading the terminal (not stopped)."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            with open(f"/proc/{process}/wchan") as f:
+                wchan = f.read()
+        except OSError:
+            wchan = ""
+        if state(process) == "S" and ("tty" in wchan or "wait_woken" in wchan or wchan == "0"):
+            return
+        if time.monotonic() > end:
+            fail(f"the program (pid {process}) is not reading: state {state(process)}, wchan {wchan!r}")
+        time.sleep(0.01)
+
+
+def send(data):
+    os.write(master, data)
+
+
+shown = read_until(rb"prompt\$ ").end()
+send(f"{shlex.quote(binary)} run -- bash {shlex.quote(program)}\n".encode())
+shown = read_until(rb"4321\r?\n", shown).end()
+
+end = time.monotonic() + 5
+while not os.path.exists(program_pid_file) or not open(program_pid_file).read().strip():
+    if time.monotonic() > end:
+        fail("the program wrote no pid")
+    time.sleep(0.01)
+program_pid = int(open(program_pid_file).read())
+dynamic_port = parent(program_pid)
+
+# The program, not dynamic-port and not bash, holds the terminal.
+blocked_in_read(program_pid)
+if os.tcgetpgrp(master) != program_pid:
+    fail(f"the foreground group is {os.tcgetpgrp(master)}, not the program's {program_pid}")
+send(b"hello\n")
+shown = read_until(rb"got:hello", shown).end()
+
+# Ctrl-Z stops the pair, and bash takes the terminal back.
+blocked_in_read(program_pid)
+send(b"\x1a")
+await_state(program_pid, "T", "the program")
+await_state(dynamic_port, "T", "dynamic-port")
+shown = read_until(rb"Stopped", shown).end()
+shown = read_until(rb"prompt\$ ", shown).end()
+time.sleep(0.2)
+if state(program_pid) != "T" or state(dynamic_port) != "T":
+    fail(f"the pair did not stay stopped: {state(program_pid)} {state(dynamic_port)}")
+
+# bash's own fg continues both, and the program reads the terminal again;
+# fg's status is the job's.
+send(b'fg; echo "status:$?"\n')
+await_state(dynamic_port, "SR", "dynamic-port after fg")
+blocked_in_read(program_pid)
+if os.tcgetpgrp(master) != program_pid:
+    fail(f"after fg the foreground group is {os.tcgetpgrp(master)}, not the program's {program_pid}")
+send(b"world\n")
+shown = read_until(rb"again:world", shown).end()
+shown = read_until(rb"status:(\d+)", shown)
+if shown.group(1) != b"7":
+    fail(f"dynamic-port exited with {shown.group(1)!r}, not the program's 7")
+
+# --then's command runs in the foreground too, and reads the terminal.
+shown = read_until(rb"prompt\$ ", shown.end()).end()
+then = """read -r line; echo "then:$line"; exit 5"""
+server = """echo 4322 >&"${2%%:*}"; exec sleep 60"""
+send(
+    f"{shlex.quote(binary)} run --then {shlex.quote(then)} -- bash -c {shlex.quote(server)} bash;"
+    ' echo "status:$?"\n'.encode()
+)
+shown = read_until(rb"4322\r?\n", shown).end()
+send(b"hi\n")
+shown = read_until(rb"then:hi", shown).end()
+shown = read_until(rb"status:(\d+)", shown)
+if shown.group(1) != b"5":
+    fail(f"dynamic-port --then exited with {shown.group(1)!r}, not the command's 5")
+
+send(b"exit\n")
+os.waitpid(pid, 0)
+print("ok")
