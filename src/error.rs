@@ -68,6 +68,9 @@ pub struct Error {
     source: Option<io::Error>,
     /// For [`ErrorKind::ChildExited`]: the child's status, if known.
     exit_status: Option<ExitStatus>,
+    /// For a [`Server`](crate::Server) that failed to start: the last lines
+    /// of its stderr.
+    stderr_tail: Option<String>,
 }
 
 impl Error {
@@ -78,6 +81,7 @@ impl Error {
             message: message.into(),
             source: None,
             exit_status: None,
+            stderr_tail: None,
         }
     }
 
@@ -88,6 +92,7 @@ impl Error {
             message: context.into(),
             source: Some(source),
             exit_status: None,
+            stderr_tail: None,
         }
     }
 
@@ -150,12 +155,40 @@ impl Error {
     pub fn exit_status(&self) -> Option<ExitStatus> {
         self.exit_status
     }
+
+    /// For a [`Server`](crate::Server) that failed to start: the last lines
+    /// the child wrote to its stderr (at most 20 lines, or 4 KiB), which
+    /// `Display` ends with too. `None` when it wrote none, or for any other
+    /// error.
+    ///
+    /// ```
+    /// use std::process::Command;
+    ///
+    /// let mut command = Command::new("bash");
+    /// command.args(["-c", "echo 'config: no such file' >&2; exit 1", "server"]);
+    /// let err = dynamic_port::Server::start(&mut command).unwrap_err();
+    /// assert_eq!(err.stderr_tail(), Some("config: no such file"));
+    /// assert!(err.to_string().ends_with("config: no such file"));
+    /// ```
+    pub fn stderr_tail(&self) -> Option<&str> {
+        self.stderr_tail.as_deref()
+    }
+
+    /// Adds the last lines of a failed server's stderr.
+    pub(crate) fn with_stderr_tail(mut self, tail: Option<String>) -> Self {
+        self.stderr_tail = tail;
+        self
+    }
 }
 
 impl fmt::Display for Error {
     /// The message alone; an [`ErrorKind::Io`] error's cause is its `source()`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        if let Some(tail) = &self.stderr_tail {
+            write!(f, "; its stderr ended with:\n{tail}")?;
+        }
+        Ok(())
     }
 }
 
@@ -168,6 +201,9 @@ impl fmt::Debug for Error {
         }
         if let Some(status) = &self.exit_status {
             d.field("exit_status", status);
+        }
+        if let Some(tail) = &self.stderr_tail {
+            d.field("stderr_tail", tail);
         }
         d.finish()
     }

@@ -137,6 +137,7 @@ pub mod fuzz;
 pub mod protocol;
 mod reactor;
 mod registry;
+mod server;
 #[cfg(feature = "rt-smol")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rt-smol")))]
 pub mod smol;
@@ -152,5 +153,6 @@ mod writer;
 
 pub use crate::error::{Error, ErrorKind};
 pub use crate::future::{AddrFuture, AddrsFuture, LineFuture, PortFuture, ReportFuture};
+pub use crate::server::{Server, DEFAULT_GRACE, DEFAULT_TIMEOUT};
 pub use crate::spawn::{spawn, SpawnOptions};
 pub use crate::writer::DynamicPortWriter;

@@ -83,6 +83,10 @@ pub struct SpawnOptions {
     env: bool,
     /// Use a named writer instead of an inherited pipe.
     named: bool,
+    /// For a [`Server`](crate::Server): how long to wait for the report.
+    pub(crate) timeout: Option<std::time::Duration>,
+    /// For a [`Server`](crate::Server): how long between `SIGTERM` and `SIGKILL`.
+    pub(crate) grace: Option<std::time::Duration>,
 }
 
 impl SpawnOptions {

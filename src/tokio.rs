@@ -161,3 +161,130 @@ fn require_runtime(what: &str, instead: &str) -> Result<(), Error> {
         )),
     }
 }
+
+/// [`crate::Server`] for tokio: [`start`](Server::start) and
+/// [`stop`](Server::stop) are `async` and never block the executor, and
+/// dropping it stops the server (from a thread of its own, so that the
+/// drop does not block either).
+///
+/// The program is spawned from the `std` command inside the tokio one, and
+/// owned by the `Server`: tokio's own options for its children, such as
+/// `kill_on_drop`, do not apply.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut command = tokio::process::Command::new("bash");
+/// command.args(["-c", r#"echo 8080 >&"${2%%:*}"; exec sleep 30"#, "server"]);
+/// let server = dynamic_port::tokio::Server::start(&mut command).await?;
+/// assert_eq!(server.port(), 8080);
+/// server.stop().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    /// The server; `None` only while it is being stopped.
+    inner: Option<crate::Server>,
+}
+
+impl Server {
+    /// Starts `command` as [`crate::Server::start`] does, waiting for the
+    /// report without blocking the executor.
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::Server::start`]; also [`ErrorKind::Io`](crate::ErrorKind::Io)
+    /// outside a tokio runtime.
+    pub async fn start(command: &mut Command) -> Result<Server, Error> {
+        Self::start_with(command, SpawnOptions::new()).await
+    }
+
+    /// [`start`](Self::start) with [`SpawnOptions`]: another writer, its
+    /// timeout and grace.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start).
+    pub async fn start_with(command: &mut Command, options: SpawnOptions) -> Result<Server, Error> {
+        require_runtime(
+            "Server::start must be awaited",
+            "dynamic_port::Server::start",
+        )?;
+        let (running, port) = options.launch(command.as_std_mut())?;
+        let timeout = options.timeout.unwrap_or(crate::DEFAULT_TIMEOUT);
+        let report = port.timeout(timeout).report().await;
+        // A failed start stops the child, which may take the grace: off the executor.
+        let started =
+            ::tokio::task::spawn_blocking(move || crate::server::Running::started(running, report))
+                .await
+                .map_err(|e| {
+                    Error::io(
+                        "the thread that stopped the server failed",
+                        std::io::Error::other(e),
+                    )
+                })?;
+        started.map(|server| Server {
+            inner: Some(server),
+        })
+    }
+
+    /// The first endpoint's port; see [`crate::Server::port`].
+    pub fn port(&self) -> u16 {
+        self.server().port()
+    }
+
+    /// Where to connect to the first endpoint; see [`crate::Server::addr`].
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.server().addr()
+    }
+
+    /// Every endpoint by name; see [`crate::Server::addrs`].
+    pub fn addrs(&self) -> &std::collections::BTreeMap<String, std::net::SocketAddr> {
+        self.server().addrs()
+    }
+
+    /// The child's pid, which is also its process group's id.
+    pub fn id(&self) -> u32 {
+        self.server().id()
+    }
+
+    /// Stops the server as [`crate::Server::stop`] does, off the executor.
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::Server::stop`].
+    pub async fn stop(mut self) -> Result<std::process::ExitStatus, Error> {
+        let server = self
+            .inner
+            .take()
+            .expect("a Server holds its server until stopped");
+        ::tokio::task::spawn_blocking(move || server.stop())
+            .await
+            .map_err(|e| {
+                Error::io(
+                    "the thread that stopped the server failed",
+                    std::io::Error::other(e),
+                )
+            })?
+    }
+
+    /// The server.
+    fn server(&self) -> &crate::Server {
+        self.inner
+            .as_ref()
+            .expect("a Server holds its server until stopped")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(server) = self.inner.take() {
+            // Stopping may take the grace: not on the executor's thread. If
+            // no thread can be had, the closure, and the server with it, is
+            // dropped (and so stopped) here instead.
+            let _ = std::thread::Builder::new()
+                .name("dynamic-port-stop".to_owned())
+                .spawn(move || drop(server));
+        }
+    }
+}

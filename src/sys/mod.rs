@@ -12,9 +12,11 @@ use std::process::Command;
 use std::sync::Weak;
 
 mod fifo;
+mod group;
 mod process;
 
 pub(crate) use fifo::{effective_uid, mkfifo};
+pub(crate) use group::{announce_pid_on_exec, signal_group, Stop};
 pub(crate) use process::{exit_of_pid, exit_of_pidfd, pidfd_open, signal_name, Exit};
 
 /// The lowest fd number the write end may have: 0, 1 and 2 are the child's
@@ -54,6 +56,15 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
         write = unsafe { OwnedFd::from_raw_fd(moved) };
     }
     Ok((read, write))
+}
+
+/// Makes `fd` blocking (clears `O_NONBLOCK` on its open file description).
+pub(crate) fn blocking(fd: OwnedFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_GETFL and F_SETFL take no pointers; `fd` is open.
+    let flags = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) })?;
+    Ok(fd)
 }
 
 /// What an fd number turned out to be, as seen by [`probe`].

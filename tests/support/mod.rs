@@ -19,6 +19,8 @@ use dynamic_port::{DynamicPortWriter, Error, ErrorKind};
 mod roles;
 
 pub use roles::Role;
+#[allow(unused_imports)]
+pub use roles::SERVER_WITH_GRANDCHILD;
 
 /// The env var that names the child's role.
 pub const ROLE_VAR: &str = "DP_TEST_ROLE";

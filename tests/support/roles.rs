@@ -108,11 +108,45 @@ roles! {
     ServeV6 => "serve-v6",
     /// The `stale-text-over-foreign-pipe` role.
     StaleTextOverForeignPipe => "stale-text-over-foreign-pipe",
+    /// A parent that starts a [`Server`](dynamic_port::Server) whose program
+    /// starts a grandchild, says both pids, and waits to be killed.
+    ServerThenWait => "server-then-wait",
+    /// A parent that keeps a `Server` in a `static`, says its pids, and
+    /// exits without dropping it.
+    StaticServerThenExit => "static-server-then-exit",
+}
+
+/// The program of [`Role::ServerThenWait`] and [`Role::StaticServerThenExit`]:
+/// a grandchild that says its pid, a line on stderr, a report, then waiting.
+pub const SERVER_WITH_GRANDCHILD: &str = r#"
+    sleep 300 &
+    echo "GRANDCHILD: $!"
+    echo "a line from the server's stderr" >&2
+    echo 4000 >&"${2%%:*}"
+    wait
+"#;
+
+/// A `Server` running [`SERVER_WITH_GRANDCHILD`], its pid said.
+fn start_server_with_grandchild() -> dynamic_port::Server {
+    let server = dynamic_port::Server::start(&mut bash(SERVER_WITH_GRANDCHILD)).unwrap();
+    say("SERVER", server.id());
+    server
 }
 
 /// The roles a child program can play.
 pub(super) fn play(role: Role) {
     match role {
+        Role::ServerThenWait => {
+            let _server = start_server_with_grandchild();
+            say("READY", 1);
+            std::thread::sleep(Duration::from_secs(300));
+        }
+        Role::StaticServerThenExit => {
+            static SERVER: std::sync::OnceLock<dynamic_port::Server> = std::sync::OnceLock::new();
+            SERVER.get_or_init(start_server_with_grandchild);
+            say("READY", 1);
+            // Returns: the process exits, and statics are never dropped.
+        }
         // Bind 127.0.0.1:0, report, serve one connection.
         Role::Serve => serve_one(given_writer().where_to_listen().unwrap()),
         Role::ServeV6 => serve_one(

@@ -1,0 +1,291 @@
+//! [`Server`]: a started child that reported where it listens, stopped with
+//! its whole process group when dropped, and never outliving this process.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::future::PortFuture;
+use crate::protocol::Report;
+use crate::spawn::SpawnOptions;
+use crate::sys::{self, Stop};
+
+mod guardian;
+mod stderr;
+
+use guardian::Guardian;
+use stderr::Relay;
+
+/// How long [`Server::start`] waits for the report, unless
+/// [`SpawnOptions::timeout`] says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a stopped server gets between `SIGTERM` and `SIGKILL`, unless
+/// [`SpawnOptions::grace`] says otherwise.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a failed start waits for the last of the child's stderr.
+const TAIL_WAIT: Duration = Duration::from_millis(250);
+
+/// A started server: a child that reported where it listens, owned until
+/// it is stopped.
+///
+/// [`start`](Server::start) spawns the program in a process group of its
+/// own with a writer as its `--dynamic-port-writer` flag, watches it, and
+/// waits for its report (30 s by default). Dropping the `Server` (or
+/// [`stop`](Server::stop)) sends `SIGTERM` to the whole group, `SIGKILL`
+/// to what is left of it once the program exited or the grace passed (5 s
+/// by default), and reaps the program.
+///
+/// - **Why it failed.** The child's stderr goes through a pipe the
+///   `Server` drains: while it runs, each line still reaches this process's
+///   stderr; when it fails to start, the error's `Display` ends with its
+///   last lines, and [`Error::stderr_tail`] gives them. A failed start
+///   leaves no process behind.
+/// - **It never outlives this process.** If this process dies (`SIGKILL`
+///   included) or exits without dropping the `Server` (one kept in a
+///   `static`), its process group gets `SIGTERM` at once and `SIGKILL` half a
+///   second later, from a guardian: one small `/bin/sh` per process, started
+///   with the first server, that sees this process's end as the end of a
+///   pipe only this process holds. The same holds on every Unix. What can
+///   remain: a process the server started in a group or session of its own
+///   (with `setsid`, say), or one that is traced or stopped in the kernel.
+///
+/// The program is always spawned with `fork` (the guardian learns its pid
+/// before it runs, from a `pre_exec` hook), whichever writer it is given.
+///
+/// # Example
+///
+/// ```
+/// use std::io::Read;
+/// use std::process::Command;
+///
+/// let mut command = Command::new("python3");
+/// command.args(["-c", "import socket, sys
+/// s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()
+/// with open(int(sys.argv[2].split(':')[0]), 'w') as w: w.write('%d\\n' % s.getsockname()[1])
+/// while True: c, _ = s.accept(); c.sendall(b'hello\\n'); c.close()"]);
+/// let server = dynamic_port::Server::start(&mut command)?;
+/// let mut greeting = String::new();
+/// std::net::TcpStream::connect(server.addr())?.read_to_string(&mut greeting)?;
+/// assert_eq!(greeting, "hello\n");
+/// // Dropping `server` stops it, and whatever it started, and reaps it.
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Server {
+    /// The running child and what stops it.
+    running: Running,
+    /// What it reported.
+    report: Report,
+}
+
+/// A child in a process group of its own, stopped when dropped.
+pub(crate) struct Running {
+    /// The child; `None` once stopped and reaped.
+    child: Option<Child>,
+    /// Its pid, which is its process group's id.
+    group: u32,
+    /// How long it gets between `SIGTERM` and `SIGKILL`.
+    grace: Duration,
+    /// Its stderr, relayed.
+    stderr: Option<Relay>,
+    /// The guardian that knows its group.
+    guardian: &'static Guardian,
+}
+
+impl Server {
+    /// Starts `command` as a server: spawned in a process group of its own
+    /// with a writer passed as the flag, watched, and waited for until it
+    /// reports (30 s at most). See [`SpawnOptions::start`] for other
+    /// writers and times.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`spawn`](crate::spawn), and of the report: the child
+    /// exited ([`ErrorKind::ChildExited`](crate::ErrorKind::ChildExited)),
+    /// timed out, or sent a bad report. Then the child and its group are
+    /// stopped and reaped before this returns, and the error ends with the
+    /// last lines of its stderr ([`Error::stderr_tail`]).
+    pub fn start(command: &mut Command) -> Result<Server, Error> {
+        SpawnOptions::new().start(command)
+    }
+
+    /// The first endpoint's port.
+    pub fn port(&self) -> u16 {
+        self.report.first().port()
+    }
+
+    /// Where to connect to the first endpoint: a bare port is
+    /// `127.0.0.1:PORT`, as [`PortFuture::addr`] makes it.
+    pub fn addr(&self) -> SocketAddr {
+        self.report.connect_addr(self.report.first())
+    }
+
+    /// Every endpoint, by name (an unnamed one by its position, `"0"` for
+    /// the first), as [`PortFuture::addrs`] gives them.
+    pub fn addrs(&self) -> &BTreeMap<String, SocketAddr> {
+        self.report.endpoints()
+    }
+
+    /// The child's pid, which is also its process group's id.
+    pub fn id(&self) -> u32 {
+        self.running.group
+    }
+
+    /// Stops the server: `SIGTERM` to its process group, `SIGKILL` to what
+    /// is left of it once the program exited or the grace passed; reaps the
+    /// program and returns its status.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) if the program cannot be
+    /// reaped (something else reaped it, such as `SIGCHLD` set to `SIG_IGN`).
+    pub fn stop(mut self) -> Result<ExitStatus, Error> {
+        self.running.stop()
+    }
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("id", &self.running.group)
+            .field("addrs", self.addrs())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SpawnOptions {
+    /// How long [`start`](Self::start) waits for the report (30 s by default).
+    pub fn timeout(mut self, timeout: Duration) -> SpawnOptions {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// How long a stopped [`Server`] gets between `SIGTERM` and `SIGKILL`
+    /// (5 s by default).
+    pub fn grace(mut self, grace: Duration) -> SpawnOptions {
+        self.grace = Some(grace);
+        self
+    }
+
+    /// Starts `command` as a [`Server`] with these options.
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use std::time::Duration;
+    /// use dynamic_port::SpawnOptions;
+    ///
+    /// let mut command = Command::new("bash");
+    /// command.args(["-c", r#"echo 8080 >&"${DYNAMIC_PORT_WRITER%%:*}"; exec sleep 30"#]);
+    /// let server = SpawnOptions::new()
+    ///     .env()
+    ///     .timeout(Duration::from_secs(10))
+    ///     .grace(Duration::from_secs(1))
+    ///     .start(&mut command)?;
+    /// assert_eq!(server.addr(), "127.0.0.1:8080".parse()?);
+    /// let status = server.stop()?; // SIGTERM ends `sleep` at once
+    /// # use std::os::unix::process::ExitStatusExt;
+    /// assert_eq!(status.signal(), Some(15));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::start`].
+    pub fn start(self, command: &mut Command) -> Result<Server, Error> {
+        let (running, port) = self.launch(command)?;
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let report = port.timeout(timeout).report().wait();
+        Running::started(running, report)
+    }
+
+    /// The first half of a start: spawns `command` as a server, with the
+    /// guardian told, and its stderr relayed.
+    pub(crate) fn launch(self, command: &mut Command) -> Result<(Running, PortFuture), Error> {
+        let guardian = Guardian::get().map_err(|e| {
+            Error::io(
+                "could not start the guardian that stops servers when this process ends",
+                e,
+            )
+        })?;
+        command.process_group(0).stderr(Stdio::piped());
+        sys::announce_pid_on_exec(command, guardian.fd());
+        let (mut child, port) = self.spawn(command)?;
+        let stderr = child.stderr.take().map(Relay::start);
+        let mut running = Running {
+            group: child.id(),
+            child: Some(child),
+            grace: self.grace.unwrap_or(DEFAULT_GRACE),
+            stderr: None,
+            guardian,
+        };
+        match stderr {
+            Some(Ok(relay)) => running.stderr = Some(relay),
+            Some(Err(err)) => {
+                return Err(Error::io(
+                    "could not start the thread that relays its stderr",
+                    err,
+                ))
+            }
+            None => {}
+        }
+        Ok((running, port))
+    }
+}
+
+impl Running {
+    /// The second half of a start: a server once it reported, or, stopped
+    /// and reaped, the error with the last of its stderr.
+    pub(crate) fn started(
+        mut running: Running,
+        report: Result<Report, Error>,
+    ) -> Result<Server, Error> {
+        match report {
+            Ok(report) => Ok(Server { running, report }),
+            Err(err) => {
+                let _ = running.stop();
+                let tail = running
+                    .stderr
+                    .as_mut()
+                    .and_then(|s| s.tail_after(TAIL_WAIT));
+                Err(err.with_stderr_tail(tail))
+            }
+        }
+    }
+
+    /// `SIGTERM` to the group; once the program exited, or the grace
+    /// passed, `SIGKILL` to what is left; the guardian told; the program reaped.
+    fn stop(&mut self) -> Result<ExitStatus, Error> {
+        let Some(mut child) = self.child.take() else {
+            return Err(Error::io(
+                "the server was stopped already",
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        };
+        let _ = sys::signal_group(self.group, Stop::Term);
+        let deadline = Instant::now().checked_add(self.grace);
+        while !matches!(sys::exit_of_pid(self.group), Ok(Some(_)) | Err(_))
+            && deadline.is_some_and(|deadline| Instant::now() < deadline)
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = sys::signal_group(self.group, Stop::Kill);
+        // Before the reaping, while the leader's pid cannot be anyone else's.
+        self.guardian.forget(self.group);
+        child
+            .wait()
+            .map_err(|e| Error::io(format!("could not reap the server (pid {})", self.group), e))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            let _ = self.stop();
+        }
+    }
+}
