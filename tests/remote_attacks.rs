@@ -259,21 +259,26 @@ fn a_child_that_presented_the_token_is_never_evicted_by_a_flood() {
 fn a_wrong_token_is_judged_only_once_it_is_whole() {
     let (_writer, port, token, at) = remote("127.0.0.1:0");
     let parent = parent_waits(port);
-    // Every prefix of the token but the last digit wrong: all look alike
-    // until the whole length has arrived, then all are closed alike.
-    let mut streams: Vec<TcpStream> = (0..TOKEN_HEX)
+    // The token with one digit wrong, each digit in turn, sent all but its
+    // last byte: all look alike until the whole length has arrived, then
+    // all are closed alike.
+    let wrong: Vec<Vec<u8>> = (0..TOKEN_HEX)
         .map(|wrong_at| {
             let mut bytes = token.clone().into_bytes();
             bytes[wrong_at] = if bytes[wrong_at] == b'0' { b'1' } else { b'0' };
-            bytes.truncate(TOKEN_HEX - 1);
-            guess(at, &bytes)
+            bytes.push(b' ');
+            bytes
         })
+        .collect();
+    let mut streams: Vec<TcpStream> = wrong
+        .iter()
+        .map(|bytes| guess(at, &bytes[..TOKEN_HEX - 1]))
         .collect();
     std::thread::sleep(WINDOW);
     assert!(streams.iter_mut().all(|s| view(s) == View::Open));
-    for stream in &mut streams {
+    for (stream, bytes) in streams.iter_mut().zip(&wrong) {
         stream.set_nonblocking(false).unwrap();
-        stream.write_all(b"0 ").unwrap();
+        stream.write_all(&bytes[TOKEN_HEX - 1..]).unwrap();
     }
     let views = views_once_closed(&mut streams);
     assert!(views.iter().all(|v| *v == View::Closed), "{views:?}");
