@@ -15,14 +15,17 @@
 //!  let port = port.await?;        ◀── "54321\n" ── (sent once listen() has returned)
 //! ```
 //!
+//! - [`Server`]: for tests, a started server that stops with its whole
+//!   process group when dropped, says why it failed to start, and never
+//!   outlives this process.
 //! - [`spawn`] and [`SpawnOptions`]: spawn a child with a writer, in one call that watches it.
 //! - [`DynamicPortWriter`]: where the child reports (an inherited pipe, a
 //!   [named FIFO](DynamicPortWriter::create_named), or a
 //!   [connection back from another host](DynamicPortWriter::create_remote));
 //!   created in the parent, parsed in the child.
 //! - [`PortFuture`]: the port the child will report; a future under any executor, or [`PortFuture::wait`];
-//!   [`line`](PortFuture::line), [`addr`](PortFuture::addr) and [`addrs`](PortFuture::addrs)
-//!   read the report in other ways.
+//!   [`line`](PortFuture::line), [`addr`](PortFuture::addr), [`addrs`](PortFuture::addrs)
+//!   and [`report`](PortFuture::report) read the report in other ways.
 //! - [`Error`] and [`ErrorKind`]: what went wrong, with a message that says what to do.
 //! - [`protocol`]: the writer text and the report line, for children in other languages.
 //!
@@ -90,8 +93,8 @@
 //!   needs no `pre_exec` hook, so std spawns with `posix_spawn`, whose cost
 //!   does not grow with the parent's memory.
 //!
-//! The child's life is the caller's: a failed or timed-out future does not
-//! stop the child.
+//! The child's life is the caller's after [`spawn`]: a failed or timed-out
+//! future does not stop the child. A [`Server`] owns its child instead.
 //!
 //! Linux only, for now: built and tested on x86_64 Linux (kernel 6, glibc
 //! 2.36). It needs `pipe2`, `sigtimedwait` and `getrandom`, which not every
