@@ -11,6 +11,7 @@ use std::hint::black_box;
 use std::sync::mpsc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use dynamic_port::fuzz::parse;
 use dynamic_port::protocol;
 use dynamic_port::DynamicPortWriter;
 
@@ -68,26 +69,24 @@ fn parsing(c: &mut Criterion) {
         },
     );
     c.bench_function("parse report line 54321\\n", |b| {
-        b.iter(|| protocol::parse_report(black_box(b"54321\n"), false).unwrap())
+        b.iter(|| parse::report(black_box(b"54321\n"), false).unwrap())
     });
     c.bench_function("parse report line [::1]:54321\\n (one address)", |b| {
-        b.iter(|| protocol::parse_report(black_box(b"[::1]:54321\n"), false).unwrap())
+        b.iter(|| parse::report(black_box(b"[::1]:54321\n"), false).unwrap())
     });
     c.bench_function(
         "parse named report http=127.0.0.1:8080 admin=[::1]:9090",
         |b| {
             let line = b"http=127.0.0.1:8080 admin=[::1]:9090\n";
             b.iter(|| {
-                let items = protocol::parse_items_report(black_box(line), false)
-                    .unwrap()
-                    .unwrap();
-                protocol::endpoints(items, line, None).unwrap()
+                let items = parse::items(black_box(line), false).unwrap().unwrap();
+                parse::endpoints(items, line, None).unwrap()
             })
         },
     );
     c.bench_function("parse a line of 100 bytes", |b| {
         let line = [b"x".repeat(100).as_slice(), b"\n"].concat();
-        b.iter(|| protocol::parse_line(black_box(&line), false).unwrap())
+        b.iter(|| parse::line(black_box(&line), false).unwrap())
     });
     c.bench_function("encode report line", |b| {
         b.iter(|| protocol::encode_report(black_box(54321)).unwrap())

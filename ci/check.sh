@@ -41,7 +41,7 @@ step "examples"
 bash ci/examples.sh
 
 step "benchmarks build, and the comparison runs (a short smoke run)"
-cargo bench --no-run --locked
+cargo bench --no-run --all-features --locked
 cargo bench --bench compare --locked -- --quick
 
 echo

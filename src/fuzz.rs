@@ -69,3 +69,48 @@ pub fn judge_connection(token: &[u8], chunks: &[&[u8]]) -> Vec<Shown> {
     }
     shown
 }
+
+/// The streaming parsers the futures read with, for the fuzz targets, the
+/// property tests and the micro benchmarks: each takes the bytes read so
+/// far and whether the stream ended, and returns `Ok(None)` while more may
+/// come. See `src/protocol/report.rs` for their contracts.
+pub mod parse {
+    use std::collections::BTreeMap;
+    use std::net::SocketAddr;
+
+    use crate::protocol::{self, Item};
+    use crate::Error;
+
+    /// A plain report: one bare port or one unnamed address.
+    pub fn report(bytes: &[u8], end_of_stream: bool) -> Result<Option<u16>, Error> {
+        protocol::parse_report(bytes, end_of_stream)
+    }
+
+    /// One item.
+    pub fn one(bytes: &[u8], end_of_stream: bool) -> Result<Option<Item>, Error> {
+        protocol::parse_one(bytes, end_of_stream)
+    }
+
+    /// Any number of items, named or not.
+    #[allow(clippy::type_complexity)]
+    pub fn items(
+        bytes: &[u8],
+        end_of_stream: bool,
+    ) -> Result<Option<Vec<(Option<String>, Item)>>, Error> {
+        protocol::parse_items_report(bytes, end_of_stream)
+    }
+
+    /// The endpoints of items, as `addrs()` gives them.
+    pub fn endpoints(
+        items: Vec<(Option<String>, Item)>,
+        line: &[u8],
+        peer: Option<SocketAddr>,
+    ) -> Result<BTreeMap<String, SocketAddr>, Error> {
+        protocol::endpoints(items, line, peer)
+    }
+
+    /// One line of text.
+    pub fn line(bytes: &[u8], end_of_stream: bool) -> Result<Option<String>, Error> {
+        protocol::parse_line(bytes, end_of_stream)
+    }
+}

@@ -1,10 +1,13 @@
 //! Generated hostile input over every parser: writer text, postcard bytes,
 //! and report bytes. 100,000 cases each (set `PROPTEST_CASES` to change it).
 //! Every input is either accepted exactly as an independent model says, or
-//! rejected with an `Err`; none panics.
+//! rejected with an `Err`; none panics. The streaming parsers are internal:
+//! the feature `__fuzz` reaches them (`--all-features` has it).
+#![cfg(feature = "__fuzz")]
 
 use std::os::fd::BorrowedFd;
 
+use dynamic_port::fuzz::parse;
 use dynamic_port::protocol::{self, WriterText, MAX_REPORT_LEN};
 use dynamic_port::{DynamicPortWriter, ErrorKind};
 use proptest::prelude::*;
@@ -345,14 +348,14 @@ fn read_like_a_future<T>(
 
 /// Feeds `bytes` to `parse_report` the way `PortFuture` reads them.
 fn read_like_port_future(bytes: &[u8], splits: &[usize]) -> Result<u16, ErrorKind> {
-    read_like_a_future(bytes, splits, MAX_REPORT_LEN, protocol::parse_report)
+    read_like_a_future(bytes, splits, MAX_REPORT_LEN, parse::report)
 }
 
 /// Feeds `bytes` to the items grammar the way `addrs()` reads them.
 fn read_like_addrs(bytes: &[u8], splits: &[usize]) -> Result<Vec<(String, u16)>, ErrorKind> {
     let map = read_like_a_future(bytes, splits, protocol::MAX_LINE_LEN + 1, |bytes, end| {
-        protocol::parse_items_report(bytes, end)?
-            .map(|items| protocol::endpoints(items, bytes, None))
+        parse::items(bytes, end)?
+            .map(|items| parse::endpoints(items, bytes, None))
             .transpose()
     })?;
     Ok(map

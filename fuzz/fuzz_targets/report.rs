@@ -4,7 +4,7 @@
 //! whole gives; every grammar agrees with the plain port's on bare ports.
 #![no_main]
 
-use dynamic_port::protocol::{parse_items_report, parse_line, parse_one, parse_report};
+use dynamic_port::fuzz::parse;
 use libfuzzer_sys::fuzz_target;
 
 /// Checks one grammar over every prefix at the `cuts`, then the whole at
@@ -34,12 +34,20 @@ fuzz_target!(|input: (Vec<u8>, Vec<u16>)| {
     }
     let mut cuts: Vec<usize> = cuts.iter().map(|&c| c as usize % (bytes.len() + 1)).collect();
     cuts.sort_unstable();
-    check(&bytes, &cuts, parse_report);
-    check(&bytes, &cuts, parse_one);
-    check(&bytes, &cuts, parse_items_report);
-    check(&bytes, &cuts, parse_line);
-    if let Ok(Some(port)) = parse_report(&bytes, true) {
-        assert_eq!(parse_one(&bytes, true).unwrap().unwrap().port(), port);
+    check(&bytes, &cuts, parse::report);
+    check(&bytes, &cuts, parse::one);
+    check(&bytes, &cuts, parse::items);
+    check(&bytes, &cuts, parse::line);
+    if let Ok(Some(port)) = parse::report(&bytes, true) {
+        assert_eq!(parse::one(&bytes, true).unwrap().unwrap().port(), port);
         assert!(port != 0);
+    }
+    // The public whole-line parser agrees with the streaming one.
+    if let Ok(text) = std::str::from_utf8(&bytes) {
+        match (text.parse::<dynamic_port::protocol::Report>(), parse::items(&bytes, true)) {
+            (Ok(report), Ok(Some(items))) => assert_eq!(report.items(), &items[..]),
+            (Ok(report), other) => panic!("{text:?}: {report:?} but {other:?}"),
+            (Err(_), _) => {}
+        }
     }
 });

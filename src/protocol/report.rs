@@ -20,6 +20,7 @@ pub const MAX_NAME_LEN: usize = 32;
 
 /// One item of a report: where a child listens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Item {
     /// A bare port: the parent connects to it on `127.0.0.1`.
     Port(u16),
@@ -84,7 +85,7 @@ impl Item {
 }
 
 /// The report's items in order, each with its name if it has one.
-pub type Items = Vec<(Option<String>, Item)>;
+pub(crate) type Items = Vec<(Option<String>, Item)>;
 
 /// The error for a report that breaks the grammar.
 fn malformed(bytes: &[u8], why: &str) -> Error {
@@ -187,7 +188,7 @@ pub fn encode_addrs(addrs: &[(Option<&str>, SocketAddr)]) -> Result<String, Erro
 /// will come: then an empty input is [`ErrorKind::ClosedWithoutReport`], and
 /// what arrived counts as the whole report. At most [`MAX_REPORT_LEN`] bytes
 /// are looked at; anything after the end is ignored.
-pub fn parse_report(bytes: &[u8], end_of_stream: bool) -> Result<Option<u16>, Error> {
+pub(crate) fn parse_report(bytes: &[u8], end_of_stream: bool) -> Result<Option<u16>, Error> {
     if let Some(port) = ended_bare_port(bytes) {
         return Ok(Some(port));
     }
@@ -215,7 +216,7 @@ fn ended_bare_port(bytes: &[u8]) -> Option<u16> {
 
 /// Parses the bytes read so far as a report of one item (a bare port or one
 /// unnamed address), as [`parse_report`] does, and returns the item.
-pub fn parse_one(bytes: &[u8], end_of_stream: bool) -> Result<Option<Item>, Error> {
+pub(crate) fn parse_one(bytes: &[u8], end_of_stream: bool) -> Result<Option<Item>, Error> {
     let Some(line) = take_line(bytes, end_of_stream, MAX_REPORT_LEN - 1, false)? else {
         return Ok(None);
     };
@@ -245,7 +246,10 @@ pub fn parse_one(bytes: &[u8], end_of_stream: bool) -> Result<Option<Item>, Erro
 
 /// Parses the bytes read so far as a report of any number of items, named
 /// or not, each at most once per name, within [`MAX_LINE_LEN`].
-pub fn parse_items_report(bytes: &[u8], end_of_stream: bool) -> Result<Option<Items>, Error> {
+pub(crate) fn parse_items_report(
+    bytes: &[u8],
+    end_of_stream: bool,
+) -> Result<Option<Items>, Error> {
     let Some(line) = take_line(bytes, end_of_stream, MAX_LINE_LEN, true)? else {
         return Ok(None);
     };
@@ -257,7 +261,7 @@ pub fn parse_items_report(bytes: &[u8], end_of_stream: bool) -> Result<Option<It
 /// position in the report (`"0"` for the first), every address as
 /// [`Item::connect_addr_from`] makes it for the report's `peer` (`None` for
 /// a local child). A name used twice (a position counts) is an error.
-pub fn endpoints(
+pub(crate) fn endpoints(
     items: Items,
     line: &[u8],
     peer: Option<SocketAddr>,
@@ -279,15 +283,18 @@ pub fn endpoints(
 /// that needs the order of the items, such as one that prints the first
 /// port first.
 ///
+/// A report line parses into one with [`FromStr`](std::str::FromStr), for
+/// a parent that got the line some other way:
+///
 /// ```
 /// use dynamic_port::protocol::{Item, Report};
 ///
-/// let report = Report::parse(b"http=127.0.0.1:80 admin=[::1]:81\n", false, None)?.unwrap();
+/// let report: Report = "http=127.0.0.1:80 admin=[::1]:81".parse()?;
 /// assert_eq!(report.first(), Item::Addr("127.0.0.1:80".parse()?));
 /// assert_eq!(report.items()[1].0.as_deref(), Some("admin"));
 /// assert_eq!(report.endpoints()["admin"], "[::1]:81".parse()?);
-/// assert!(Report::parse(b"Listening on", false, None).is_err()); // cannot become one
-/// assert_eq!(Report::parse(b"http=1", false, None)?, None); // may become one
+/// assert_eq!("54321 \n".parse::<Report>()?.first(), Item::Port(54321)); // Jane Street's form
+/// assert!("Listening on 80".parse::<Report>().is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -305,7 +312,7 @@ impl Report {
     /// number of items, within [`MAX_LINE_LEN`]; `Err` as soon as the bytes
     /// cannot become a report), with the names checked as [`endpoints`]
     /// checks them; `peer` is the address a remote report came from.
-    pub fn parse(
+    pub(crate) fn parse(
         bytes: &[u8],
         end_of_stream: bool,
         peer: Option<SocketAddr>,
@@ -350,10 +357,20 @@ impl Report {
     }
 }
 
+impl std::str::FromStr for Report {
+    type Err = Error;
+
+    /// Parses one whole report line, as a child writes it, with or without
+    /// its `\n` (or NUL); anything after the end is ignored.
+    fn from_str(line: &str) -> Result<Report, Error> {
+        Report::parse(line.as_bytes(), true, None)?.ok_or_else(Error::closed_without_report)
+    }
+}
+
 /// Parses the bytes read so far as one line of text: up to
 /// [`MAX_LINE_LEN`] bytes of UTF-8, ended by `\n`, NUL or the end of stream
 /// (which is not part of it).
-pub fn parse_line(bytes: &[u8], end_of_stream: bool) -> Result<Option<String>, Error> {
+pub(crate) fn parse_line(bytes: &[u8], end_of_stream: bool) -> Result<Option<String>, Error> {
     let Some(line) = take_line_any(bytes, end_of_stream, MAX_LINE_LEN)? else {
         return Ok(None);
     };
