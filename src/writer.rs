@@ -548,13 +548,7 @@ impl DynamicPortWriter {
             .map_err(|e| Error::io("could not read the listener's address", e))?;
         let listener = convert(listener)
             .map_err(|e| Error::io("could not hand the listener to the runtime", e))?;
-        let bare = ip == Self::DEFAULT_IP || ip.is_unspecified();
-        let item = if bare {
-            Item::Port(local.port())
-        } else {
-            Item::Addr(local)
-        };
-        Ok((listener, protocol::encode_item(item)?))
+        Ok((listener, protocol::encode_item(Item::reported_for(local))?))
     }
 
     /// A new writer of `kind`, and the future of its report.

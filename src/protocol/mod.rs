@@ -53,13 +53,15 @@
 //! assert!("70000\n".parse::<Report>().is_err());
 //! ```
 
+mod encode;
+mod item;
+mod prefix;
 mod report;
 mod writer_text;
 
-pub use report::{
-    encode_addrs, encode_item, encode_report, Item, Report, MAX_LINE_LEN, MAX_NAME_LEN,
-    MAX_REPORT_LEN,
-};
+pub use encode::{encode_addrs, encode_item, encode_report};
+pub use item::Item;
+pub use report::{Report, MAX_LINE_LEN, MAX_NAME_LEN, MAX_REPORT_LEN};
 // The streaming parsers the futures read with: internal (the fuzz entry
 // points re-export them).
 pub(crate) use report::{endpoints, parse_items_report, parse_line, parse_one, parse_report};

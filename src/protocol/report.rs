@@ -1,7 +1,14 @@
-//! The report: what the child writes, and how the parent reads it.
+//! The report as the parent reads it: the grammar of a whole report, and
+//! [`Report`]. What an item means for where to connect is in
+//! [`item`](super::item); the child's side in [`encode`](super::encode);
+//! whether an unfinished report may still become one in
+//! [`prefix`](super::prefix).
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
+
+use super::item::Item;
+use super::prefix::check_unfinished;
 
 use super::quote;
 use crate::error::{Error, ErrorKind};
@@ -18,77 +25,11 @@ pub const MAX_LINE_LEN: usize = 4095;
 /// The longest endpoint name.
 pub const MAX_NAME_LEN: usize = 32;
 
-/// One item of a report: where a child listens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Item {
-    /// A bare port: the parent connects to it on `127.0.0.1`.
-    Port(u16),
-    /// A whole address.
-    Addr(SocketAddr),
-}
-
-impl Item {
-    /// The port.
-    pub fn port(self) -> u16 {
-        match self {
-            Item::Port(port) => port,
-            Item::Addr(addr) => addr.port(),
-        }
-    }
-
-    /// Where a parent on the same host connects: a bare port on `127.0.0.1`;
-    /// an unspecified address (`0.0.0.0`, `::`) on the loopback address of
-    /// its family; any other address as it is.
-    pub fn connect_addr(self) -> SocketAddr {
-        self.connect_addr_from(None)
-    }
-
-    /// Where a parent connects to a child whose report came from `peer`
-    /// (a remote child): a bare port or an unspecified address on `peer`'s
-    /// address; any other address as it is. Without a peer, as
-    /// [`connect_addr`](Self::connect_addr).
-    ///
-    /// The peer's address is taken as the child's host: an IPv4 peer that
-    /// reached an IPv6 listener (`::ffff:10.0.0.2`) is given as IPv4
-    /// (`10.0.0.2`), and a link-local IPv6 peer keeps its scope id, without
-    /// which nobody can reach it.
-    pub fn connect_addr_from(self, peer: Option<SocketAddr>) -> SocketAddr {
-        let on_peer = |peer: SocketAddr, port: u16| match peer {
-            SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-                Some(v4) => SocketAddr::from((v4, port)),
-                None => SocketAddr::V6(std::net::SocketAddrV6::new(
-                    *v6.ip(),
-                    port,
-                    0,
-                    v6.scope_id(),
-                )),
-            },
-            SocketAddr::V4(v4) => SocketAddr::from((*v4.ip(), port)),
-        };
-        match (self, peer) {
-            (Item::Port(port), Some(peer)) => on_peer(peer, port),
-            (Item::Port(port), None) => SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-            (Item::Addr(addr), Some(peer)) if addr.ip().is_unspecified() => {
-                on_peer(peer, addr.port())
-            }
-            (Item::Addr(addr), None) if addr.ip().is_unspecified() => {
-                let loopback = match addr.ip() {
-                    IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-                    IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-                };
-                SocketAddr::new(loopback, addr.port())
-            }
-            (Item::Addr(addr), _) => addr,
-        }
-    }
-}
-
 /// The report's items in order, each with its name if it has one.
 pub(crate) type Items = Vec<(Option<String>, Item)>;
 
 /// The error for a report that breaks the grammar.
-fn malformed(bytes: &[u8], why: &str) -> Error {
+pub(super) fn malformed(bytes: &[u8], why: &str) -> Error {
     Error::new(
         ErrorKind::MalformedReport,
         format!(
@@ -97,86 +38,6 @@ fn malformed(bytes: &[u8], why: &str) -> Error {
             quote(bytes)
         ),
     )
-}
-
-/// Encodes the report line for `port`: the decimal number and `\n`.
-///
-/// Port 0 is an [`ErrorKind::MalformedReport`] error: it is what one binds
-/// to, never a port one can connect to.
-pub fn encode_report(port: u16) -> Result<String, Error> {
-    if port == 0 {
-        return Err(port_zero());
-    }
-    Ok(format!("{port}\n"))
-}
-
-/// The error for reporting port 0.
-fn port_zero() -> Error {
-    Error::new(
-        ErrorKind::MalformedReport,
-        "cannot report port 0: bind to port 0 first, then report the port from `local_addr()`",
-    )
-}
-
-/// Encodes the report line for `item`: a bare port, or an address.
-pub fn encode_item(item: Item) -> Result<String, Error> {
-    match item {
-        Item::Port(port) => encode_report(port),
-        Item::Addr(addr) => encode_addrs(&[(None, addr)]),
-    }
-}
-
-/// Encodes a report of `name=address` items (or unnamed addresses), one
-/// space between items, then `\n`. Checks everything first: names (1 to 32
-/// of `a-z A-Z 0-9 _ - .`, no two alike), ports (not 0), IPv6 addresses
-/// (no scope id), and the length (at most [`MAX_LINE_LEN`]).
-pub fn encode_addrs(addrs: &[(Option<&str>, SocketAddr)]) -> Result<String, Error> {
-    let refuse =
-        |why: String| Error::new(ErrorKind::MalformedReport, format!("cannot report {why}"));
-    if addrs.is_empty() {
-        return Err(refuse("no endpoints: give at least one".to_owned()));
-    }
-    let mut line = String::new();
-    let mut seen = BTreeMap::new();
-    for (name, addr) in addrs {
-        if let Some(name) = name {
-            if !is_name(name.as_bytes()) {
-                return Err(refuse(format!(
-                    "the name {:?}: a name is 1 to {MAX_NAME_LEN} of a-z A-Z 0-9 _ - .",
-                    name
-                )));
-            }
-            if seen.insert(*name, ()).is_some() {
-                return Err(refuse(format!("the name {name:?} twice")));
-            }
-        }
-        if addr.port() == 0 {
-            return Err(port_zero());
-        }
-        if let SocketAddr::V6(v6) = addr {
-            if v6.scope_id() != 0 {
-                return Err(refuse(format!("{addr}: a scope id cannot be reported")));
-            }
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        if let Some(name) = name {
-            line.push_str(name);
-            line.push('=');
-        }
-        // `SocketAddr`'s `Display` is the grammar's: `1.2.3.4:80`, `[::1]:80`
-        // (a flow info is not printed).
-        line.push_str(&addr.to_string());
-    }
-    if line.len() > MAX_LINE_LEN {
-        return Err(refuse(format!(
-            "{} bytes of endpoints: at most {MAX_LINE_LEN} fit in one report",
-            line.len()
-        )));
-    }
-    line.push('\n');
-    Ok(line)
 }
 
 /// Parses the bytes read so far as a plain report: one bare port or one
@@ -436,7 +297,7 @@ fn parse_items(line: &[u8]) -> Result<Items, Error> {
 }
 
 /// Parses one item: `port`, `addr` or `name=addr`.
-fn parse_item(token: &[u8]) -> Result<(Option<String>, Item), String> {
+pub(super) fn parse_item(token: &[u8]) -> Result<(Option<String>, Item), String> {
     if token.is_empty() {
         return Err("two spaces in a row".to_owned());
     }
@@ -518,145 +379,18 @@ fn port_of(digits: &[u8]) -> Result<u16, &'static str> {
 }
 
 /// Whether `name` is 1 to 32 of `a-z A-Z 0-9 _ - .`.
-fn is_name(name: &[u8]) -> bool {
+pub(super) fn is_name(name: &[u8]) -> bool {
     (1..=MAX_NAME_LEN).contains(&name.len()) && name.iter().all(|&b| is_name_byte(b))
 }
 
 /// Whether `b` may be part of a name.
-fn is_name_byte(b: u8) -> bool {
+pub(super) fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
-}
-
-/// Fails at once when what arrived of an unfinished report cannot become a
-/// valid one. It may let some hopeless input wait for its end (the full
-/// parse refuses it then), but never refuses input that could become valid.
-fn check_unfinished(bytes: &[u8], names: bool) -> Result<(), Error> {
-    let blank = |b: &u8| *b == b' ' || *b == b'\t';
-    let body_len = bytes.len() - bytes.iter().rev().take_while(|b| blank(b)).count();
-    let (body, tail) = bytes.split_at(body_len);
-    if body.is_empty() {
-        return match tail.is_empty() {
-            true => Ok(()),
-            false => Err(malformed(bytes, "a report starts with its first item")),
-        };
-    }
-    let mut tokens: Vec<&[u8]> = body.split(|&b| b == b' ').collect();
-    // With no blank after it, the last token may still grow.
-    let growing = if tail.is_empty() { tokens.pop() } else { None };
-    let mut count = 0;
-    for token in tokens {
-        let (name, _) = parse_item(token).map_err(|why| malformed(bytes, &why))?;
-        count += 1;
-        if !names && name.is_some() {
-            return Err(malformed(
-                bytes,
-                "it names its endpoints: read them with PortFuture::addrs()",
-            ));
-        }
-    }
-    if let Some(token) = growing {
-        if !could_become_item(token, names) {
-            return Err(malformed(bytes, "unexpected character"));
-        }
-        count += 1;
-    }
-    if !names && count > 1 {
-        return Err(malformed(
-            bytes,
-            "it has several endpoints: read them with PortFuture::addrs()",
-        ));
-    }
-    Ok(())
-}
-
-/// Whether `token` is the start of a valid item (`names`: named ones too).
-fn could_become_item(token: &[u8], names: bool) -> bool {
-    match token.iter().position(|&b| b == b'=') {
-        Some(at) => names && is_name(&token[..at]) && could_become_addr(&token[at + 1..]),
-        None => {
-            (names && token.len() <= MAX_NAME_LEN && token.iter().all(|&b| is_name_byte(b)))
-                || could_become_addr(token)
-        }
-    }
-}
-
-/// Whether `token` is the start of a port, an `IPv4:port` or an `[IPv6]:port`.
-fn could_become_addr(token: &[u8]) -> bool {
-    let port_start = |p: &[u8]| p.len() <= 5 && p.iter().all(u8::is_ascii_digit);
-    if let Some(rest) = token.strip_prefix(b"[") {
-        return match rest.iter().position(|&b| b == b']') {
-            None => {
-                rest.len() <= 45
-                    && rest
-                        .iter()
-                        .all(|b| b.is_ascii_hexdigit() || b":.".contains(b))
-            }
-            Some(at) => match &rest[at + 1..] {
-                [] => true,
-                [b':', port @ ..] => port_start(port),
-                _ => false,
-            },
-        };
-    }
-    let (host, port) = match token.iter().position(|&b| b == b':') {
-        Some(at) => (&token[..at], Some(&token[at + 1..])),
-        None => (token, None),
-    };
-    let octets: Vec<&[u8]> = host.split(|&b| b == b'.').collect();
-    let host_ok = octets.len() <= 4
-        && octets
-            .iter()
-            .all(|o| o.len() <= 3 && o.iter().all(u8::is_ascii_digit));
-    match port {
-        // A bare port, or the start of an IPv4 address.
-        None => port_start(host) || host_ok,
-        Some(port) => host_ok && octets.len() == 4 && port_start(port),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_remote_peer_is_reached_as_it_connected() {
-        let cases = [
-            // An IPv4 peer behind an IPv6 listener: given as IPv4.
-            ("[::ffff:10.0.0.2]:5555", Item::Port(80), "10.0.0.2:80"),
-            (
-                "[::ffff:10.0.0.2]:5555",
-                Item::Addr("0.0.0.0:81".parse().unwrap()),
-                "10.0.0.2:81",
-            ),
-            // A link-local peer keeps its scope id; nothing else of its address changes.
-            ("[fe80::1%7]:5555", Item::Port(82), "[fe80::1%7]:82"),
-            (
-                "[fe80::1%7]:5555",
-                Item::Addr("[::]:83".parse().unwrap()),
-                "[fe80::1%7]:83",
-            ),
-            ("[2001:db8::1]:5555", Item::Port(84), "[2001:db8::1]:84"),
-            ("10.0.0.3:5555", Item::Port(85), "10.0.0.3:85"),
-            // A whole address other than unspecified is the child's word.
-            (
-                "10.0.0.3:5555",
-                Item::Addr("10.9.9.9:86".parse().unwrap()),
-                "10.9.9.9:86",
-            ),
-        ];
-        for (peer, item, expected) in cases {
-            let peer: SocketAddr = peer.parse().unwrap();
-            let got = item.connect_addr_from(Some(peer));
-            assert_eq!(
-                got,
-                expected.parse::<SocketAddr>().unwrap(),
-                "{peer} {item:?}"
-            );
-            if let SocketAddr::V6(v6) = got {
-                assert_eq!(v6.scope_id(), if expected.contains('%') { 7 } else { 0 });
-            }
-        }
-    }
 
     #[test]
     fn report_lines_that_are_accepted() {
@@ -735,19 +469,6 @@ mod tests {
     }
 
     #[test]
-    fn encode_report_is_a_line_and_refuses_port_zero() {
-        assert_eq!(encode_report(8080).unwrap(), "8080\n");
-        assert_eq!(
-            encode_report(0).unwrap_err().kind(),
-            ErrorKind::MalformedReport
-        );
-        for port in 1..=u16::MAX {
-            let line = encode_report(port).unwrap();
-            assert_eq!(parse_report(line.as_bytes(), false).unwrap(), Some(port));
-        }
-    }
-
-    #[test]
     fn items_reports_name_endpoints() {
         let items = parse_items_report(b"http=127.0.0.1:8080 admin=[::1]:9090 7070\n", false)
             .unwrap()
@@ -818,41 +539,6 @@ mod tests {
                 ErrorKind::MalformedReport
             );
         }
-    }
-
-    #[test]
-    fn encode_addrs_round_trips_and_refuses_bad_endpoints() {
-        let http: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-        let admin: SocketAddr = "[::1]:9090".parse().unwrap();
-        let line = encode_addrs(&[(Some("http"), http), (Some("admin"), admin)]).unwrap();
-        assert_eq!(line, "http=127.0.0.1:8080 admin=[::1]:9090\n");
-        let items = parse_items_report(line.as_bytes(), false).unwrap().unwrap();
-        assert_eq!(items.len(), 2);
-        let zero: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let scoped: SocketAddr = "[fe80::1%2]:80".parse().unwrap();
-        let long = "n".repeat(33);
-        for bad in [
-            vec![],
-            vec![(Some("http"), zero)],
-            vec![(Some(""), http)],
-            vec![(Some(long.as_str()), http)],
-            vec![(Some("a b"), http)],
-            vec![(Some("http"), http), (Some("http"), admin)],
-            vec![(Some("x"), scoped)],
-        ] {
-            assert_eq!(
-                encode_addrs(&bad).unwrap_err().kind(),
-                ErrorKind::MalformedReport,
-                "{bad:?}"
-            );
-        }
-        let many: Vec<String> = (0..200).map(|i| format!("endpoint-{i}")).collect();
-        let many: Vec<(Option<&str>, SocketAddr)> =
-            many.iter().map(|n| (Some(n.as_str()), http)).collect();
-        assert_eq!(
-            encode_addrs(&many).unwrap_err().kind(),
-            ErrorKind::MalformedReport
-        );
     }
 
     #[test]
