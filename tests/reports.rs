@@ -214,3 +214,31 @@ fn report_addrs_refuses_bad_endpoints_and_writes_nothing() {
     writer.report_addrs(&[("ok", good)]).unwrap();
     assert_eq!(port.addrs().wait().unwrap()["ok"], good);
 }
+
+#[test]
+fn addrs_and_report_take_one_pipe_buf_with_its_end_and_refuse_more() {
+    // One endpoint and blanks up to 4095 bytes, then the newline: 4096 in all.
+    let line = |len: usize| {
+        format!(
+            r#"python3 -c 'import os; os.write(int(os.environ["FD"]), b"http=127.0.0.1:80".ljust({len}) + b"\n")'"#
+        )
+    };
+    let (child, port) = bash_writes(&line(4095));
+    assert_eq!(
+        port.addrs().wait().unwrap()["http"],
+        "127.0.0.1:80".parse().unwrap()
+    );
+    stop(child);
+    let (child, port) = bash_writes(&line(4095));
+    assert_eq!(port.report().wait().unwrap().first().port(), 80);
+    stop(child);
+    for future in ["addrs", "report"] {
+        let (child, port) = bash_writes(&line(4096));
+        let err = match future {
+            "addrs" => port.addrs().wait().map(drop).unwrap_err(),
+            _ => port.report().wait().map(drop).unwrap_err(),
+        };
+        assert_eq!(err.kind(), ErrorKind::MalformedReport, "{future}: {err}");
+        stop(child);
+    }
+}

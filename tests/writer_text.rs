@@ -166,3 +166,20 @@ fn debug_output_names_each_kind_and_never_the_token() {
     assert_eq!((pipe.remote_addr(), named.remote_addr()), (None, None));
     assert!(named.is_named() && !pipe.is_named() && !remote.is_named());
 }
+
+#[test]
+fn a_malformed_remote_writer_is_refused_without_quoting_its_token() {
+    let token = "0123456789abcdef".repeat(2);
+    for text in [
+        format!("tcp:{token}@not-an-address"),
+        format!("tcp:{token}@127.0.0.1:0"),
+        format!("tcp:{token}"),
+        format!("tcp:{}@127.0.0.1:80", token.to_uppercase()),
+    ] {
+        let err = text.parse::<DynamicPortWriter>().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MalformedWriter, "{err}");
+        let message = err.to_string();
+        assert!(!message.to_lowercase().contains(&token), "{message}");
+        assert!(message.contains("tcp:(token)"), "{message}");
+    }
+}

@@ -137,8 +137,14 @@ pub fn parse_writer(text: &str) -> Result<WriterText, Error> {
 }
 
 /// Parses `TOKEN@ADDR`, the `rest` of a remote writer's `text`.
-fn parse_tcp_writer(text: &str, rest: &str) -> Result<WriterText, Error> {
-    let malformed = |why: &str| malformed_writer(text, why);
+fn parse_tcp_writer(_text: &str, rest: &str) -> Result<WriterText, Error> {
+    // The message never quotes the token: it may be a real one, and
+    // messages end up in logs.
+    let shown = match rest.split_once('@') {
+        Some((_, addr)) => format!("tcp:(token)@{addr}"),
+        None => "tcp:(token)".to_owned(),
+    };
+    let malformed = |why: &str| malformed_writer(&shown, why);
     if rest.len() > MAX_TOKEN_HEX + 1 + 64 {
         return Err(malformed("it is too long"));
     }

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use super::Receiver;
 use crate::error::Error;
-use crate::protocol::{self, WriterText, MIN_TOKEN_HEX};
+use crate::protocol::{WriterText, MIN_TOKEN_HEX};
 use crate::registry::{ClaimKey, Registry};
 use crate::sys;
 
@@ -113,7 +113,9 @@ impl TcpWriter {
     /// blocking for up to [`CHILD_TIMEOUT`] each.
     pub(crate) fn send(&self, line: &[u8]) -> Result<(), Error> {
         let claim = Registry::lock().claim(self.claim_key());
-        let sending = claim.begin().map_err(|why| super::refused(self, why))?;
+        let sending = claim
+            .begin()
+            .map_err(|why| super::refused(&self.redacted(), why))?;
         let mut stream = TcpStream::connect_timeout(&self.addr, CHILD_TIMEOUT)
             .map_err(|err| self.connect_failed(err))?;
         // std sends with MSG_NOSIGNAL: a reset connection is an error, never a SIGPIPE.
@@ -133,7 +135,9 @@ impl TcpWriter {
     /// other tasks meanwhile.
     pub(crate) async fn send_async(&self, line: &[u8]) -> Result<(), Error> {
         let claim = Registry::lock().claim(self.claim_key());
-        let sending = claim.begin().map_err(|why| super::refused(self, why))?;
+        let sending = claim
+            .begin()
+            .map_err(|why| super::refused(&self.redacted(), why))?;
         let message = self.message(line);
         let sent = within(CHILD_TIMEOUT, async {
             let stream = async_io::Async::<TcpStream>::connect(self.addr)
@@ -201,6 +205,11 @@ impl TcpWriter {
             .finish_non_exhaustive()
     }
 
+    /// How error messages name this writer: without its token.
+    fn redacted(&self) -> Redacted {
+        Redacted(self.addr)
+    }
+
     /// The parsed text form.
     pub(crate) fn text(&self) -> WriterText {
         WriterText::Tcp {
@@ -210,15 +219,16 @@ impl TcpWriter {
     }
 }
 
-impl fmt::Display for TcpWriter {
-    /// `tcp:TOKEN@ADDR`.
+/// A remote writer as error messages name it: its address, never its token
+/// (messages end up in logs).
+struct Redacted(SocketAddr);
+
+impl fmt::Display for Redacted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&protocol::format_writer(&self.text()))
+        write!(f, "tcp:(token)@{}", self.0)
     }
 }
 
-// Only the runtime adapters report without blocking.
-#[cfg(any(feature = "rt-tokio", feature = "rt-async-std", feature = "rt-smol"))]
 /// Runs `future` for at most `limit`: `None` if the time passed first.
 async fn within<T>(limit: Duration, future: impl std::future::Future<Output = T>) -> Option<T> {
     use std::future::Future;
@@ -243,7 +253,7 @@ async fn within<T>(limit: Duration, future: impl std::future::Future<Output = T>
 
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
+    use std::io::{self, Read};
     use std::net::TcpStream;
     use std::task::{Context, Poll, Waker};
     use std::time::Duration;
@@ -254,6 +264,32 @@ mod tests {
     /// Polls `future` once, with a waker that does nothing.
     fn poll_once<F: std::future::Future + Unpin>(future: &mut F) -> Poll<F::Output> {
         std::pin::Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn a_reset_or_closed_connection_is_abandoned_and_errors_never_show_the_token() {
+        let writer = super::TcpWriter {
+            addr: "10.0.0.1:4000".parse().unwrap(),
+            token: "ab".repeat(16),
+        };
+        for kind in [io::ErrorKind::BrokenPipe, io::ErrorKind::ConnectionReset] {
+            assert_eq!(writer.send_failed(kind.into()).kind(), ErrorKind::Abandoned);
+        }
+        assert_eq!(
+            writer.send_failed(io::ErrorKind::TimedOut.into()).kind(),
+            ErrorKind::Io
+        );
+        assert_eq!(
+            writer
+                .connect_failed(io::ErrorKind::ConnectionRefused.into())
+                .kind(),
+            ErrorKind::Abandoned
+        );
+        let refused =
+            crate::transport::refused(&writer.redacted(), crate::registry::Refused::Reported);
+        let message = refused.to_string();
+        assert!(message.contains("10.0.0.1:4000"), "{message}");
+        assert!(!message.contains(&writer.token), "{message}");
     }
 
     #[test]
