@@ -229,6 +229,8 @@ impl fmt::Display for Redacted {
     }
 }
 
+// Only the runtime adapters report without blocking.
+#[cfg(any(feature = "rt-tokio", feature = "rt-async-std", feature = "rt-smol"))]
 /// Runs `future` for at most `limit`: `None` if the time passed first.
 async fn within<T>(limit: Duration, future: impl std::future::Future<Output = T>) -> Option<T> {
     use std::future::Future;
