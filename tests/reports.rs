@@ -242,3 +242,41 @@ fn addrs_and_report_take_one_pipe_buf_with_its_end_and_refuse_more() {
         stop(child);
     }
 }
+
+#[test]
+fn a_bad_report_is_quoted_escaped_and_cut_in_its_error() {
+    let (child, port) = bash_writes(r#"printf 'bad\001report\n' >&"$FD""#);
+    let err = port.wait().unwrap_err();
+    assert!(err.to_string().contains(r#""bad\x01report""#), "{err}");
+    stop(child);
+    let (child, port) = bash_writes(r#"printf '%s\n' "$(printf 'y%.0s' {1..50})" >&"$FD""#);
+    let err = port.wait().unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("\"{}\"... (", "y".repeat(40))),
+        "{message}"
+    );
+    stop(child);
+}
+
+#[test]
+fn a_pending_future_shows_what_it_read_and_watches() {
+    let (child, port) = bash_writes(r#"printf 80 >&"$FD""#);
+    let mut port = port;
+    // Let the bytes arrive, and poll once so that they are read.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let waker = std::task::Waker::noop();
+    let poll = std::future::Future::poll(
+        std::pin::Pin::new(&mut port),
+        &mut std::task::Context::from_waker(waker),
+    );
+    assert!(poll.is_pending());
+    let shown = format!("{port:?}");
+    assert!(shown.starts_with("PortFuture"), "{shown}");
+    assert!(
+        shown.contains(&format!("watching: Some({})", child.id())),
+        "{shown}"
+    );
+    assert!(shown.contains("received: \"80\""), "{shown}");
+    stop(child);
+}

@@ -118,6 +118,29 @@ fn a_grandchild_holding_the_write_end_does_not_hide_the_death() {
 }
 
 #[test]
+fn a_report_without_its_newline_before_the_exit_is_whole_when_the_exit_is_seen() {
+    // The grandchild holds the write end, so no end of stream comes: the
+    // exit alone says that "4242" was all.
+    let mut command =
+        support::bash(r#"sleep 60 >/dev/null & echo $!; printf 4242 >&"${2%%:*}"; exit 0"#);
+    command.stdout(Stdio::piped());
+    let (mut child, port) = dynamic_port::spawn(&mut command).unwrap();
+    let result = port.timeout(UNSEEN).wait();
+    kill_grandchild(&mut child);
+    assert_eq!(result.unwrap(), 4242);
+    wait_with_deadline(&mut child);
+    // A malformed one is malformed, not "exited".
+    let mut command =
+        support::bash(r#"sleep 60 >/dev/null & echo $!; printf 42x >&"${2%%:*}"; exit 0"#);
+    command.stdout(Stdio::piped());
+    let (mut child, port) = dynamic_port::spawn(&mut command).unwrap();
+    let result = port.timeout(UNSEEN).wait();
+    kill_grandchild(&mut child);
+    assert_eq!(result.unwrap_err().kind(), ErrorKind::MalformedReport);
+    wait_with_deadline(&mut child);
+}
+
+#[test]
 fn a_writer_the_parent_never_dropped_does_not_hide_the_death() {
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let mut command = child(Role::ExitNonzero);

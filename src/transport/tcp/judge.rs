@@ -129,6 +129,12 @@ mod tests {
         }
         // The right token and report: a report once the line is whole.
         assert_eq!(verdicts(&right, token).last(), Some(&"report"));
+        // The right token and junk: the child's malformed report, not an intruder.
+        let mut junk = token.to_vec();
+        junk.extend_from_slice(b"junk\n");
+        assert_eq!(verdicts(&junk, token).last(), Some(&"bad report"));
+        // The right token and nothing: as if the child never connected.
+        assert_eq!(verdicts(token, token).last(), Some(&"close"));
     }
 
     #[test]
