@@ -73,7 +73,7 @@ impl Watch {
         }
     }
 
-    /// Watches a child that was already reaped: it has exited.
+    /// Watches a child that was already reaped (its pid forgotten): it has exited.
     pub(crate) fn reaped() -> Watch {
         Watch {
             pid: 0,
@@ -81,9 +81,12 @@ impl Watch {
         }
     }
 
-    /// The watched pid.
-    pub(crate) fn pid(&self) -> u32 {
-        self.pid
+    /// The watched pid; `None` for a child reaped before it was watched.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        match self.how {
+            How::Reaped => None,
+            _ => Some(self.pid),
+        }
     }
 
     /// Whether the child has exited, and how; it stays a zombie for its owner.

@@ -231,7 +231,12 @@ impl Core {
     }
 
     /// The watched child `pid` exited: what arrived before wins, else [`ErrorKind::ChildExited`].
-    fn after_exit<T>(&mut self, grammar: &Grammar<T>, pid: u32, exit: Exit) -> Result<T, Error> {
+    fn after_exit<T>(
+        &mut self,
+        grammar: &Grammar<T>,
+        pid: Option<u32>,
+        exit: Exit,
+    ) -> Result<T, Error> {
         let at_end = self.source.as_ref().is_some_and(|s| s.grace.is_some());
         if !at_end {
             if let Received::Done(result) = self.read_available(grammar) {
@@ -287,7 +292,7 @@ impl fmt::Debug for Core {
                 &self
                     .source
                     .as_ref()
-                    .and_then(|s| s.watch.as_ref().map(Watch::pid)),
+                    .and_then(|s| s.watch.as_ref().and_then(Watch::pid)),
             )
             .field("timeout", &self.deadline.as_ref().map(|d| d.after))
             .finish()
