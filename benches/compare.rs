@@ -3,7 +3,7 @@
 //! ```text
 //! cargo bench --bench compare               # the README's numbers (about a minute)
 //! cargo bench --bench compare -- --quick    # a smoke run, as CI does
-//! cargo bench --bench compare -- big-parent # one section: spawn, big-parent, handshake, scaling
+//! cargo bench --bench compare -- big-parent # one section: spawn, big-parent, handshake, scaling, server
 //! ```
 //!
 //! Every variant spawns the same tiny child: this very program, run with
@@ -57,7 +57,7 @@ fn main() {
     }
     let quick = args.iter().any(|arg| arg == "--quick");
     // Section names given as arguments run only those sections.
-    let sections = ["spawn", "big-parent", "handshake", "scaling"];
+    let sections = ["spawn", "big-parent", "handshake", "scaling", "server"];
     let chosen: Vec<&str> = sections
         .into_iter()
         .filter(|section| args.iter().any(|arg| arg == section))
@@ -83,6 +83,10 @@ fn main() {
     if run("handshake") {
         println!();
         handshake(if quick { 1 } else { 25 });
+    }
+    if run("server") {
+        println!();
+        server(rounds);
     }
     if run("scaling") {
         println!();
@@ -398,6 +402,66 @@ fn spawn_to_port(rounds: usize) {
         medians.ratio("port-file", "pass_to"),
         medians.ratio("pass_to", "stdout-forked"),
     );
+}
+
+// ---- a Server, against spawn ----
+
+/// `spawn`, the port, a connection, and the child reaped (it exits after one).
+fn spawn_and_reap() -> Sample {
+    with_spawn()
+}
+
+/// `Server::start`, a connection, and the drop that stops and reaps it: the
+/// process group, the guardian's line, and the stderr relay thread.
+fn server_start_and_drop() -> Sample {
+    let start = Instant::now();
+    let server = dynamic_port::Server::start(&mut child_command("dynamic-port")).unwrap();
+    let known = start.elapsed();
+    let connected = connect(server.port(), start);
+    drop(server);
+    (known, Some(connected))
+}
+
+/// What the stderr relay costs by itself: a thread with its 64 KiB stack,
+/// started and joined.
+fn relay_thread() -> Sample {
+    let start = Instant::now();
+    std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(|| {})
+        .unwrap()
+        .join()
+        .unwrap();
+    (start.elapsed(), None)
+}
+
+fn server(rounds: usize) {
+    let rows: [Row; 3] = [
+        ("spawn", "`spawn`, then connect, then reap", spawn_and_reap),
+        (
+            "server",
+            "`Server::start`, then connect, then drop",
+            server_start_and_drop,
+        ),
+        (
+            "thread",
+            "a 64 KiB thread, started and joined (the stderr relay's cost)",
+            relay_thread,
+        ),
+    ];
+    let medians = run_rounds(&rows, rounds);
+    println!("A Server against a plain spawn, median of {rounds}:");
+    println!();
+    println!("| variant | port known | connected | ÷ spawn |");
+    println!("| --- | ---: | ---: | ---: |");
+    for (key, label, known, connected) in &medians.rows {
+        println!(
+            "| {label} | {} | {} | {:.2}× |",
+            micros(*known),
+            connected.map_or("—".to_owned(), micros),
+            medians.ratio(key, "spawn"),
+        );
+    }
 }
 
 // ---- spawning from a big parent ----

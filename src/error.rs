@@ -246,20 +246,41 @@ mod tests {
     #[test]
     fn a_child_exited_names_its_pid_only_when_known() {
         let known = Error::child_exited(Some(4242), Exit::Code(3));
-        assert!(known.to_string().starts_with("the child (pid 4242) exited with exit code 3"));
+        assert!(known
+            .to_string()
+            .starts_with("the child (pid 4242) exited with exit code 3"));
         assert_eq!(known.exit_status().and_then(|s| s.code()), Some(3));
         let reaped = Error::child_exited(None, Exit::Collected);
-        assert!(reaped.to_string().starts_with("the child exited (its status"), "{reaped}");
+        assert!(
+            reaped
+                .to_string()
+                .starts_with("the child exited (its status"),
+            "{reaped}"
+        );
         assert!(!reaped.to_string().contains("pid"), "{reaped}");
         assert_eq!(reaped.exit_status(), None);
-        let killed = Error::child_exited(Some(7), Exit::Signal { signal: 9, core_dumped: true });
-        assert!(killed.to_string().contains("signal 9 (SIGKILL), core dumped"), "{killed}");
+        let killed = Error::child_exited(
+            Some(7),
+            Exit::Signal {
+                signal: 9,
+                core_dumped: true,
+            },
+        );
+        assert!(
+            killed
+                .to_string()
+                .contains("signal 9 (SIGKILL), core dumped"),
+            "{killed}"
+        );
     }
 
     #[test]
     fn a_failed_servers_error_ends_with_its_stderr() {
         let err = Error::closed_without_report().with_stderr_tail(Some("a\nb".to_owned()));
-        assert!(err.to_string().ends_with("; its stderr ended with:\na\nb"), "{err}");
+        assert!(
+            err.to_string().ends_with("; its stderr ended with:\na\nb"),
+            "{err}"
+        );
         assert_eq!(err.stderr_tail(), Some("a\nb"));
         assert!(format!("{err:?}").contains("stderr_tail"));
         assert_eq!(Error::closed_without_report().stderr_tail(), None);

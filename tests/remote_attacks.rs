@@ -302,3 +302,25 @@ fn an_ipv4_peer_behind_an_ipv6_listener_is_reported_as_ipv4() {
     assert_eq!(addr, "127.0.0.1:4545".parse().unwrap());
     assert!(wait_with_deadline(&mut child).success());
 }
+
+#[test]
+fn under_an_executor_a_report_on_an_open_connection_wakes_the_future_at_once() {
+    // The future is pending with the child's connection open (token sent),
+    // so only that connection's own waker can tell it the report came.
+    let (writer, port, _token, _at) = remote("127.0.0.1:0");
+    let mut child = bash_reporter(&writer, "4646", true);
+    drop(writer);
+    let parent = std::thread::spawn(move || {
+        let addr = futures::executor::block_on(port.timeout(SAFETY).addr());
+        (addr, Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let told = Instant::now();
+    writeln!(child.stdin.take().unwrap(), "go").unwrap();
+    let (addr, resolved) = parent.join().unwrap();
+    assert_eq!(addr.unwrap(), "127.0.0.1:4646".parse().unwrap());
+    let after = resolved.saturating_duration_since(told);
+    // Not at the connection's 5 s deadline, nor at any other timer.
+    assert!(after < AT_ONCE, "resolved {after:?} after the report");
+    assert!(wait_with_deadline(&mut child).success());
+}
