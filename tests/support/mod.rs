@@ -176,6 +176,18 @@ pub fn inode_of(writer: &DynamicPortWriter) -> u64 {
     text.rsplit(':').next().unwrap().parse().unwrap()
 }
 
+/// A remote writer's token and the parent's address, from its text
+/// `tcp:TOKEN@ADDR`.
+pub fn token_and_addr(writer: &DynamicPortWriter) -> (String, std::net::SocketAddr) {
+    let text = writer.to_string();
+    let (token, addr) = text
+        .strip_prefix("tcp:")
+        .and_then(|rest| rest.split_once('@'))
+        .unwrap_or_else(|| panic!("not a remote writer's text: {text}"));
+    let addr = addr.parse().expect("a remote writer's address");
+    (token.to_owned(), addr)
+}
+
 /// How many fds this process has open.
 pub fn open_fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
