@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use dynamic_port::{DynamicPortWriter, Error, ErrorKind, PortFuture};
 use support::Role;
-use support::{assert_kind, child, spawn_and_wait, wait_with_deadline, SAFETY};
+use support::{assert_kind, child, spawn_and_wait_for_port, wait_with_deadline, SAFETY};
 
 #[test]
 fn child_that_never_reports_hits_the_timeout() {
@@ -33,7 +33,7 @@ fn bash_reports(report: &str) -> Result<u16, dynamic_port::Error> {
     let script = format!(r#"printf -- '{report}' >&"${{DYNAMIC_PORT_WRITER%%:*}}""#);
     let mut command = Command::new("bash");
     command.args(["-c", &script]).stderr(Stdio::null());
-    let (mut child, port) = spawn_and_wait(command, |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(command, |writer, command| {
         writer.pass_to_env(command);
     });
     wait_with_deadline(&mut child);
@@ -67,7 +67,7 @@ fn oversize_reports_are_errors_without_reading_them_whole() {
     let script = r#"head -c 100000 /dev/zero | tr '\0' 7 >&"${DYNAMIC_PORT_WRITER%%:*}""#;
     let mut command = Command::new("bash");
     command.args(["-c", script]).stderr(Stdio::null());
-    let (mut child, port) = spawn_and_wait(command, |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(command, |writer, command| {
         writer.pass_to_env(command);
     });
     assert_kind(port, ErrorKind::MalformedReport);
@@ -82,7 +82,7 @@ fn oversize_reports_are_errors_without_reading_them_whole() {
 
 #[test]
 fn a_child_that_reports_then_exits_still_gives_the_port() {
-    let (mut child, port) = spawn_and_wait(child(Role::ReportTwice), |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(child(Role::ReportTwice), |writer, command| {
         writer.pass_to(command);
     });
     let port = port.unwrap();
