@@ -543,8 +543,8 @@ fn start_server_with_grandchild() -> dynamic_port::Server {
 
 /// [`Role::ServerThenWait`]: a parent that starts a
 /// [`Server`](dynamic_port::Server) running [`SERVER_WITH_GRANDCHILD`], says
-/// the server's pid (`SERVER`; the script says its grandchild's), says
-/// `READY`, and waits to be killed.
+/// both pids (the script says `GRANDCHILD` on the stdout they share, then
+/// this parent says `SERVER`) and `READY`, and waits to be killed.
 fn server_then_wait() {
     let _server = start_server_with_grandchild();
     say("READY", 1);
@@ -552,8 +552,8 @@ fn server_then_wait() {
 }
 
 /// [`Role::StaticServerThenExit`]: a parent that keeps a `Server` running
-/// [`SERVER_WITH_GRANDCHILD`] in a `static`, says the server's pid (`SERVER`)
-/// and `READY`, and exits without dropping it.
+/// [`SERVER_WITH_GRANDCHILD`] in a `static`, says both pids (as
+/// [`server_then_wait`] does) and `READY`, and exits without dropping it.
 fn static_server_then_exit() {
     static SERVER: std::sync::OnceLock<dynamic_port::Server> = std::sync::OnceLock::new();
     SERVER.get_or_init(start_server_with_grandchild);
