@@ -66,8 +66,16 @@ macro_rules! roles {
         /// panics if this build lacks the feature.
         fn play_with_features(role: Role) {
             match role {
-                $(#[cfg(feature = $feature)] Role::$feature_variant => $feature_play(),)*
-                other => panic!("the role {other:?} needs a feature this build lacks"),
+                $(
+                    #[cfg(feature = $feature)]
+                    Role::$feature_variant => $feature_play(),
+                    #[cfg(not(feature = $feature))]
+                    Role::$feature_variant => panic!(
+                        "the role {} needs the feature {:?}, which this build lacks",
+                        $feature_name, $feature,
+                    ),
+                )*
+                other => unreachable!("the role {other} needs no feature"),
             }
         }
     };
