@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use dynamic_port::{DynamicPortWriter, Error, ErrorKind, PortFuture};
 use support::Role;
-use support::{assert_kind, child, spawn_and_wait, wait_with_deadline, SAFETY};
+use support::{assert_kind, child, spawn_and_wait_for_port, wait_with_deadline, SAFETY};
 
 #[test]
 fn child_that_never_reports_hits_the_timeout() {
@@ -33,7 +33,7 @@ fn bash_reports(report: &str) -> Result<u16, dynamic_port::Error> {
     let script = format!(r#"printf -- '{report}' >&"${{DYNAMIC_PORT_WRITER%%:*}}""#);
     let mut command = Command::new("bash");
     command.args(["-c", &script]).stderr(Stdio::null());
-    let (mut child, port) = spawn_and_wait(command, |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(command, |writer, command| {
         writer.pass_to_env(command);
     });
     wait_with_deadline(&mut child);
@@ -67,7 +67,7 @@ fn oversize_reports_are_errors_without_reading_them_whole() {
     let script = r#"head -c 100000 /dev/zero | tr '\0' 7 >&"${DYNAMIC_PORT_WRITER%%:*}""#;
     let mut command = Command::new("bash");
     command.args(["-c", script]).stderr(Stdio::null());
-    let (mut child, port) = spawn_and_wait(command, |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(command, |writer, command| {
         writer.pass_to_env(command);
     });
     assert_kind(port, ErrorKind::MalformedReport);
@@ -82,7 +82,7 @@ fn oversize_reports_are_errors_without_reading_them_whole() {
 
 #[test]
 fn a_child_that_reports_then_exits_still_gives_the_port() {
-    let (mut child, port) = spawn_and_wait(child(Role::ReportTwice), |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(child(Role::ReportTwice), |writer, command| {
         writer.pass_to(command);
     });
     let port = port.unwrap();
@@ -101,31 +101,41 @@ enum Status {
     NotStarted,
 }
 
-/// Every way a child can die before reporting (a role of the child program,
-/// or `sigkill` and `exec-failure`), and the status it leaves.
-const DEATHS: [(&str, Status); 7] = [
-    ("exit", Status::Code(0)),
-    ("exit-nonzero", Status::Code(3)),
-    ("panic", Status::Code(101)),
-    ("abort", Status::Signal(libc::SIGABRT)),
-    ("segv", Status::Signal(libc::SIGSEGV)),
-    ("sigkill", Status::Signal(libc::SIGKILL)),
-    ("exec-failure", Status::NotStarted),
+/// A way for a child to die before reporting.
+#[derive(Clone, Copy, Debug)]
+enum Death {
+    /// The child program plays this role, in which it dies.
+    Role(Role),
+    /// A [`Role::Hang`] child that the parent kills with SIGKILL.
+    Sigkill,
+    /// A program that does not exist: the spawn fails.
+    ExecFailure,
+}
+
+/// Every way a child can die before reporting, and the status it leaves.
+const DEATHS: [(Death, Status); 7] = [
+    (Death::Role(Role::Exit), Status::Code(0)),
+    (Death::Role(Role::ExitNonzero), Status::Code(3)),
+    (Death::Role(Role::Panic), Status::Code(101)),
+    (Death::Role(Role::Abort), Status::Signal(libc::SIGABRT)),
+    (Death::Role(Role::Segv), Status::Signal(libc::SIGSEGV)),
+    (Death::Sigkill, Status::Signal(libc::SIGKILL)),
+    (Death::ExecFailure, Status::NotStarted),
 ];
 
-/// Spawns a child that dies in the way `death` names (the five steps,
+/// Spawns a child that dies in the way `death` says (the five steps,
 /// without `watch`), resolves the future with `resolve`, and checks the
 /// error and the status the child left.
 fn check_death(
-    death: &str,
+    death: Death,
     expected: Status,
     resolve: impl FnOnce(PortFuture) -> Result<u16, Error>,
 ) {
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let mut command = match death {
-        "exec-failure" => Command::new("/nonexistent/dynamic-port-child"),
-        "sigkill" => child(Role::Hang),
-        role => child(Role::from_name(role).expect("a death that is a role")),
+        Death::Role(role) => child(role),
+        Death::Sigkill => child(Role::Hang),
+        Death::ExecFailure => Command::new("/nonexistent/dynamic-port-child"),
     };
     writer.pass_to(&mut command);
     let spawned = command.spawn();
@@ -133,22 +143,22 @@ fn check_death(
     let mut spawned = match spawned {
         Ok(spawned) => Some(spawned),
         Err(err) => {
-            assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{death}: {err}");
+            assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{death:?}: {err}");
             None
         }
     };
-    if death == "sigkill" {
+    if let Death::Sigkill = death {
         spawned.as_mut().unwrap().kill().unwrap();
     }
     assert_kind(resolve(port), ErrorKind::ClosedWithoutReport);
     let status = spawned.as_mut().map(wait_with_deadline);
     match (expected, status) {
-        (Status::Code(code), Some(status)) => assert_eq!(status.code(), Some(code), "{death}"),
+        (Status::Code(code), Some(status)) => assert_eq!(status.code(), Some(code), "{death:?}"),
         (Status::Signal(signal), Some(status)) => {
-            assert_eq!(support::signal_of(status), Some(signal), "{death}")
+            assert_eq!(support::signal_of(status), Some(signal), "{death:?}")
         }
         (Status::NotStarted, None) => {}
-        (expected, status) => panic!("{death}: expected {expected:?}, got {status:?}"),
+        (expected, status) => panic!("{death:?}: expected {expected:?}, got {status:?}"),
     }
 }
 

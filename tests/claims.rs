@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::{Arc, Barrier};
 
-use dynamic_port::{DynamicPortWriter, ErrorKind, SpawnOptions};
+use dynamic_port::{DynamicPortWriter, ErrorKind, PortFuture, SpawnOptions};
 use support::{wait_with_deadline, SAFETY};
 
 #[test]
@@ -38,15 +38,35 @@ fn a_report_whose_write_failed_can_be_tried_again() {
     assert_eq!(port.timeout(SAFETY).wait().unwrap(), 4242);
 }
 
+/// The three kinds of writer, by how the report travels.
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    /// An inherited pipe (`create`).
+    Pipe,
+    /// A FIFO opened by path (`create_named`).
+    Named,
+    /// A connection back over TCP (`create_remote`), here on 127.0.0.1.
+    Remote,
+}
+
+impl Transport {
+    /// A new writer of this kind and its future.
+    fn create(self) -> (DynamicPortWriter, PortFuture) {
+        match self {
+            Transport::Pipe => DynamicPortWriter::create().unwrap(),
+            Transport::Named => DynamicPortWriter::create_named().unwrap(),
+            Transport::Remote => {
+                DynamicPortWriter::create_remote("127.0.0.1:0".parse().unwrap()).unwrap()
+            }
+        }
+    }
+}
+
 #[test]
 fn of_copies_racing_on_threads_exactly_one_reports() {
-    for transport in ["pipe", "named", "remote"] {
+    for transport in [Transport::Pipe, Transport::Named, Transport::Remote] {
         for _ in 0..20 {
-            let (writer, port) = match transport {
-                "pipe" => DynamicPortWriter::create().unwrap(),
-                "named" => DynamicPortWriter::create_named().unwrap(),
-                _ => DynamicPortWriter::create_remote("127.0.0.1:0".parse().unwrap()).unwrap(),
-            };
+            let (writer, port) = transport.create();
             let text = writer.to_string();
             let barrier = Arc::new(Barrier::new(8));
             let racers: Vec<_> = (0..8u16)
@@ -66,9 +86,13 @@ fn of_copies_racing_on_threads_exactly_one_reports() {
                 .collect();
             let results: Vec<_> = racers.into_iter().map(|r| r.join().unwrap()).collect();
             let reported: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
-            assert_eq!(reported.len(), 1, "{transport}: {results:?}");
+            assert_eq!(reported.len(), 1, "{transport:?}: {results:?}");
             for err in results.iter().filter_map(|r| r.as_ref().err()) {
-                assert_eq!(err.kind(), ErrorKind::AlreadyReported, "{transport}: {err}");
+                assert_eq!(
+                    err.kind(),
+                    ErrorKind::AlreadyReported,
+                    "{transport:?}: {err}"
+                );
             }
             let port = port.timeout(SAFETY).wait().unwrap();
             assert!((5000..5008).contains(&port));

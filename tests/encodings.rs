@@ -7,12 +7,12 @@ mod support;
 
 use dynamic_port::{DynamicPortWriter, ErrorKind};
 use support::Role;
-use support::{child, greeting, spawn_and_wait, to_hex, wait_with_deadline};
+use support::{child, greeting, spawn_and_wait_for_port, to_hex, wait_with_deadline};
 
 /// Spawns a `role` child given the writer by `prepare`, and checks that it
 /// serves the port it reports.
 fn child_serves(role: Role, prepare: impl FnOnce(&DynamicPortWriter, &mut std::process::Command)) {
-    let (mut spawned, port) = spawn_and_wait(child(role), prepare);
+    let (mut spawned, port) = spawn_and_wait_for_port(child(role), prepare);
     let port = port.unwrap_or_else(|e| panic!("{role}: {e}"));
     assert_eq!(greeting(port), support::port_line(port), "{role}");
     assert!(wait_with_deadline(&mut spawned).success(), "{role}");

@@ -143,9 +143,10 @@ fn a_child_that_dies_while_its_grandchild_lives_on_fails_promptly() {
 
 #[test]
 fn a_child_may_pass_its_writer_on_to_a_grandchild() {
-    let (mut relay, port) = support::spawn_and_wait(child(Role::Relay), |writer, command| {
-        writer.pass_to(command);
-    });
+    let (mut relay, port) =
+        support::spawn_and_wait_for_port(child(Role::Relay), |writer, command| {
+            writer.pass_to(command);
+        });
     let port = port.unwrap();
     assert_eq!(greeting(port), support::port_line(port));
     assert!(wait_with_deadline(&mut relay).success());

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use dynamic_port::{DynamicPortWriter, ErrorKind};
 use support::Role;
-use support::{child, greeting, open_fd_count, spawn_and_wait, wait_with_deadline};
+use support::{child, greeting, open_fd_count, spawn_and_wait_for_port, wait_with_deadline};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -28,7 +28,7 @@ fn assert_no_fd_leak(times: usize, mut cycle: impl FnMut()) {
 #[test]
 fn create_spawn_resolve_a_hundred_times_leaks_no_fd() {
     assert_no_fd_leak(100, || {
-        let (mut child, port) = spawn_and_wait(child(Role::Serve), |writer, command| {
+        let (mut child, port) = spawn_and_wait_for_port(child(Role::Serve), |writer, command| {
             writer.pass_to(command);
         });
         greeting(port.unwrap());
@@ -39,7 +39,7 @@ fn create_spawn_resolve_a_hundred_times_leaks_no_fd() {
 #[test]
 fn create_spawn_and_child_death_a_hundred_times_leaks_no_fd() {
     assert_no_fd_leak(100, || {
-        let (mut child, port) = spawn_and_wait(child(Role::Exit), |writer, command| {
+        let (mut child, port) = spawn_and_wait_for_port(child(Role::Exit), |writer, command| {
             writer.pass_to(command);
         });
         assert_eq!(port.unwrap_err().kind(), ErrorKind::ClosedWithoutReport);

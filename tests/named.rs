@@ -156,31 +156,43 @@ fn xdg_runtime_dir_is_where_the_directory_goes_when_set() {
     std::fs::remove_dir(&runtime).unwrap();
 }
 
+/// How a named writer's future ends, in [`cycle`].
+#[derive(Clone, Copy, Debug)]
+enum End {
+    /// A copy of the writer reports from another thread; the future resolves.
+    Resolve,
+    /// The future is dropped while the writer lives; the writer then reports.
+    DropTheFuture,
+    /// The future and a clone of the writer are dropped together.
+    DropBoth,
+    /// The future times out.
+    TimeOut,
+}
+
 /// One cycle, ended the way `end` says; returns the directory it used.
-fn cycle(end: &str) -> PathBuf {
+fn cycle(end: End) -> PathBuf {
     let (writer, port) = DynamicPortWriter::create_named().unwrap();
     let dir = writer.path().unwrap().parent().unwrap().to_owned();
     assert!(dir.exists());
     match end {
-        "resolve" => {
+        End::Resolve => {
             let copy = writer.clone();
             std::thread::spawn(move || copy.report(1234).unwrap());
             assert_eq!(port.timeout(SAFETY).wait().unwrap(), 1234);
             assert!(!dir.exists(), "removed when the future resolved");
         }
-        "drop the future" => {
+        End::DropTheFuture => {
             drop(port);
             assert!(!dir.exists(), "removed when the future was dropped");
             assert_kind(writer.clone().report(1234), ErrorKind::Abandoned);
         }
-        "drop both" => drop((writer.clone(), port)),
-        "time out" => {
+        End::DropBoth => drop((writer.clone(), port)),
+        End::TimeOut => {
             assert_kind(
                 port.timeout(std::time::Duration::from_millis(1)).wait(),
                 ErrorKind::TimedOut,
             );
         }
-        other => unreachable!("{other}"),
     }
     drop(writer);
     dir
@@ -188,10 +200,15 @@ fn cycle(end: &str) -> PathBuf {
 
 #[test]
 fn nothing_is_left_on_disk_however_the_future_ends() {
-    for end in ["resolve", "drop the future", "drop both", "time out"] {
+    for end in [
+        End::Resolve,
+        End::DropTheFuture,
+        End::DropBoth,
+        End::TimeOut,
+    ] {
         for _ in 0..100 {
             let dir = cycle(end);
-            assert!(!dir.exists(), "{end}: {} left behind", dir.display());
+            assert!(!dir.exists(), "{end:?}: {} left behind", dir.display());
         }
     }
 }
@@ -260,11 +277,7 @@ fn a_fifo_replaced_after_creation_is_refused_and_not_written() {
     std::fs::remove_file(&path).unwrap();
     mkfifo(&path);
     // Someone reads the impostor: nothing may reach it.
-    let reader = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags_nonblock()
-        .open(&path)
-        .unwrap();
+    let reader = open_reader_nonblocking(&path);
     let err = writer.report(80).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotInherited, "{err}");
     assert!(err.to_string().contains("another FIFO"), "{err}");
@@ -272,16 +285,14 @@ fn a_fifo_replaced_after_creation_is_refused_and_not_written() {
     drop(port);
 }
 
-/// Opening a FIFO for reading without blocking.
-trait NonBlock {
-    fn custom_flags_nonblock(&mut self) -> &mut Self;
-}
-
-impl NonBlock for std::fs::OpenOptions {
-    fn custom_flags_nonblock(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(libc::O_NONBLOCK)
-    }
+/// Opens the FIFO at `path` for reading, without blocking for a writer.
+fn open_reader_nonblocking(path: &Path) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .unwrap()
 }
 
 #[test]
@@ -325,11 +336,7 @@ fn someone_elses_fifo_is_refused() {
     let path = dir.join("port");
     mkfifo(&path);
     std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
-    let _reader = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags_nonblock()
-        .open(&path)
-        .unwrap();
+    let _reader = open_reader_nonblocking(&path);
     let err = writer_naming(&path).report(80).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotInherited, "{err}");
     assert!(err.to_string().contains("uid 65534"), "{err}");

@@ -15,7 +15,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dynamic_port::{DynamicPortWriter, ErrorKind, PortFuture};
 use support::Role;
-use support::{child, greeting_at, marker, open_fd_count, port_line, wait_with_deadline, SAFETY};
+use support::{
+    child, greeting_at, marker, open_fd_count, port_line, token_and_addr, wait_with_deadline,
+    SAFETY,
+};
 
 /// Serializes the tests of this file.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -247,9 +250,11 @@ fn the_token_authenticates_and_reports_once() {
     let _alone = alone();
     let (writer, port) = remote_on("127.0.0.1");
     let text = writer.to_string();
-    assert!(text.starts_with("tcp:") && text.len() > 4 + 32, "{text}");
+    let (token, addr) = token_and_addr(&writer);
+    assert_eq!(token.len(), 32, "{text}");
+    assert_eq!(addr, writer.remote_addr().unwrap(), "{text}");
     assert!(
-        !format!("{writer:?}").contains(&text[4..36]),
+        !format!("{writer:?}").contains(&token),
         "Debug hides the token"
     );
     let copy: DynamicPortWriter = text.parse().unwrap();
@@ -263,15 +268,14 @@ fn the_token_authenticates_and_reports_once() {
     // Two writers never share a token.
     let (a, _pa) = remote_on("127.0.0.1");
     let (b, _pb) = remote_on("127.0.0.1");
-    assert_ne!(a.to_string()[4..36], b.to_string()[4..36]);
+    assert_ne!(token_and_addr(&a).0, token_and_addr(&b).0);
 }
 
 #[test]
 fn an_authenticated_malformed_report_is_malformed() {
     let _alone = alone();
     let (writer, port) = remote_on("127.0.0.1");
-    let text = writer.to_string();
-    let token = &text[4..text.find('@').unwrap()];
+    let (token, _) = token_and_addr(&writer);
     let mut stream = TcpStream::connect(writer.remote_addr().unwrap()).unwrap();
     writeln!(stream, "{token} 70000").unwrap();
     let err = port.timeout(SAFETY).wait().unwrap_err();
@@ -288,8 +292,8 @@ fn pass_to_env_keeps_the_token_off_the_command_line() {
     let mut spawned = command.spawn().unwrap();
     support::wait_for_marker(&mut spawned, "READY");
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", spawned.id())).unwrap();
-    let token = &writer.to_string()[4..36];
-    assert!(!String::from_utf8_lossy(&cmdline).contains(token));
+    let (token, _) = token_and_addr(&writer);
+    assert!(!String::from_utf8_lossy(&cmdline).contains(&token));
     spawned.kill().unwrap();
     wait_with_deadline(&mut spawned);
     drop(port);
@@ -471,9 +475,7 @@ fn children_on_another_host() {
 fn half_a_token_then_silence_does_not_hold_up_the_real_report() {
     let _alone = alone();
     let (writer, port) = remote_on("127.0.0.1");
-    let text = writer.to_string();
-    let token = text[4..text.find('@').unwrap()].to_owned();
-    let target = writer.remote_addr().unwrap();
+    let (token, target) = token_and_addr(&writer);
     let waiting = std::thread::spawn(move || {
         let endpoints = port.timeout(SAFETY).addrs().wait();
         (endpoints, Instant::now())

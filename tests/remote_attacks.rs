@@ -23,10 +23,9 @@ const TOKEN_HEX: usize = 32;
 /// A remote writer on `addr` and its text's parts.
 fn remote(addr: &str) -> (DynamicPortWriter, PortFuture, String, SocketAddr) {
     let (writer, port) = DynamicPortWriter::create_remote(addr.parse().unwrap()).unwrap();
-    let text = writer.to_string();
-    let (token, at) = text.strip_prefix("tcp:").unwrap().split_once('@').unwrap();
-    assert_eq!(token.len(), TOKEN_HEX, "{text}");
-    (writer, port, token.to_owned(), at.parse().unwrap())
+    let (token, at) = support::token_and_addr(&writer);
+    assert_eq!(token.len(), TOKEN_HEX, "{writer}");
+    (writer, port, token, at)
 }
 
 /// The parent, waiting for `addr()` in a thread of its own.
@@ -291,10 +290,10 @@ fn an_ipv4_peer_behind_an_ipv6_listener_is_reported_as_ipv4() {
         eprintln!("no IPv6 here: skipped");
         return;
     }
-    let (writer, port, _token, _at) = remote("[::]:0");
+    let (writer, port, token, _) = remote("[::]:0");
     // The writer names `[::]`: the child connects to 127.0.0.1 at that port.
     let at = writer.remote_addr().unwrap();
-    let text = format!("tcp:{}@127.0.0.1:{}", _token, at.port());
+    let text = format!("tcp:{token}@127.0.0.1:{}", at.port());
     let writer4: DynamicPortWriter = text.parse().unwrap();
     let mut child = bash_reporter(&writer4, "4545", false);
     drop((writer, writer4));

@@ -23,6 +23,31 @@ fn bash_writes(script: &str) -> (Child, PortFuture) {
     (child, port.timeout(SAFETY))
 }
 
+/// The future a report is read through, in the tests of bad reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadAs {
+    /// The [`PortFuture`] itself: one port.
+    Port,
+    /// [`PortFuture::addr`].
+    Addr,
+    /// [`PortFuture::addrs`].
+    Addrs,
+    /// [`PortFuture::report`].
+    Report,
+}
+
+impl ReadAs {
+    /// The error that reading `port` this way ends in.
+    fn error(self, port: PortFuture) -> dynamic_port::Error {
+        match self {
+            ReadAs::Port => port.wait().unwrap_err(),
+            ReadAs::Addr => port.addr().wait().unwrap_err(),
+            ReadAs::Addrs => port.addrs().wait().map(drop).unwrap_err(),
+            ReadAs::Report => port.report().wait().map(drop).unwrap_err(),
+        }
+    }
+}
+
 /// Stops a child that sleeps.
 fn stop(mut child: Child) {
     child.kill().unwrap();
@@ -163,32 +188,28 @@ fn addr_leads_to_a_real_child_on_ipv6_loopback() {
 fn bad_reports_are_malformed_at_once() {
     let long_name = "n".repeat(33);
     for (report, how) in [
-        ("=127.0.0.1:80".to_owned(), "addrs"),
-        (format!("{long_name}=127.0.0.1:80"), "addrs"),
-        ("a/b=127.0.0.1:80".to_owned(), "addrs"),
-        ("a=127.0.0.1:80 a=127.0.0.1:81".to_owned(), "addrs"),
-        ("a=127.0.0.1:0".to_owned(), "addrs"),
-        ("a=127.0.0.1:65536".to_owned(), "addrs"),
-        ("a=127.0.0.1:+80".to_owned(), "addrs"),
-        ("-80".to_owned(), "port"),
-        ("a=300.0.0.1:80".to_owned(), "addrs"),
-        ("a=::1:80".to_owned(), "addrs"),
-        ("a=127.0.0.1".to_owned(), "addrs"),
-        ("a=[::1]".to_owned(), "addrs"),
-        ("0".to_owned(), "port"),
-        ("65536".to_owned(), "port"),
-        ("::1:80".to_owned(), "addr"),
-        ("http=127.0.0.1:80".to_owned(), "port"),
-        ("8080 9090".to_owned(), "port"),
+        ("=127.0.0.1:80".to_owned(), ReadAs::Addrs),
+        (format!("{long_name}=127.0.0.1:80"), ReadAs::Addrs),
+        ("a/b=127.0.0.1:80".to_owned(), ReadAs::Addrs),
+        ("a=127.0.0.1:80 a=127.0.0.1:81".to_owned(), ReadAs::Addrs),
+        ("a=127.0.0.1:0".to_owned(), ReadAs::Addrs),
+        ("a=127.0.0.1:65536".to_owned(), ReadAs::Addrs),
+        ("a=127.0.0.1:+80".to_owned(), ReadAs::Addrs),
+        ("-80".to_owned(), ReadAs::Port),
+        ("a=300.0.0.1:80".to_owned(), ReadAs::Addrs),
+        ("a=::1:80".to_owned(), ReadAs::Addrs),
+        ("a=127.0.0.1".to_owned(), ReadAs::Addrs),
+        ("a=[::1]".to_owned(), ReadAs::Addrs),
+        ("0".to_owned(), ReadAs::Port),
+        ("65536".to_owned(), ReadAs::Port),
+        ("::1:80".to_owned(), ReadAs::Addr),
+        ("http=127.0.0.1:80".to_owned(), ReadAs::Port),
+        ("8080 9090".to_owned(), ReadAs::Port),
     ] {
         let (child, port) = bash_writes(&format!("echo '{report}' >&$FD"));
-        let err = match how {
-            "port" => port.wait().unwrap_err(),
-            "addr" => port.addr().wait().unwrap_err(),
-            _ => port.addrs().wait().unwrap_err(),
-        };
+        let err = how.error(port);
         assert_eq!(err.kind(), ErrorKind::MalformedReport, "{report}: {err}");
-        if how == "port" && (report.contains('=') || report.contains(' ')) {
+        if how == ReadAs::Port && (report.contains('=') || report.contains(' ')) {
             assert!(err.to_string().contains("addrs()"), "{err}");
         }
         stop(child);
@@ -232,13 +253,10 @@ fn addrs_and_report_take_one_pipe_buf_with_its_end_and_refuse_more() {
     let (child, port) = bash_writes(&line(4095));
     assert_eq!(port.report().wait().unwrap().first().port(), 80);
     stop(child);
-    for future in ["addrs", "report"] {
+    for future in [ReadAs::Addrs, ReadAs::Report] {
         let (child, port) = bash_writes(&line(4096));
-        let err = match future {
-            "addrs" => port.addrs().wait().map(drop).unwrap_err(),
-            _ => port.report().wait().map(drop).unwrap_err(),
-        };
-        assert_eq!(err.kind(), ErrorKind::MalformedReport, "{future}: {err}");
+        let err = future.error(port);
+        assert_eq!(err.kind(), ErrorKind::MalformedReport, "{future:?}: {err}");
         stop(child);
     }
 }

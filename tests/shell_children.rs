@@ -4,7 +4,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{greeting, spawn_and_wait, wait_with_deadline};
+use support::{greeting, spawn_and_wait_for_port, wait_with_deadline};
 
 fn bash(script: &str) -> Command {
     support::bash(script)
@@ -19,7 +19,7 @@ fn python(script: &str) -> Command {
 #[test]
 fn bash_child_reports_with_echo_to_the_fd_from_the_env_var() {
     let script = r#"FD=${DYNAMIC_PORT_WRITER%%:*}; echo 12345 >&$FD"#;
-    let (mut child, port) = spawn_and_wait(bash(script), |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(bash(script), |writer, command| {
         writer.pass_to_env(command);
     });
     assert_eq!(port.unwrap(), 12345);
@@ -30,7 +30,7 @@ fn bash_child_reports_with_echo_to_the_fd_from_the_env_var() {
 fn bash_child_reports_with_echo_to_the_fd_from_the_flag() {
     // pass_to appends `--dynamic-port-writer FD:pipe:INODE`: $1 and $2.
     let script = r#"[ "$1" = --dynamic-port-writer ] || exit 9; echo 23456 >&"${2%%:*}""#;
-    let (mut child, port) = spawn_and_wait(bash(script), |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(bash(script), |writer, command| {
         writer.pass_to(command);
     });
     assert_eq!(port.unwrap(), 23456);
@@ -40,7 +40,7 @@ fn bash_child_reports_with_echo_to_the_fd_from_the_flag() {
 #[test]
 fn bash_child_may_send_the_originals_line_with_a_trailing_space() {
     let script = r#"printf '54321 \n' >&"${DYNAMIC_PORT_WRITER%%:*}""#;
-    let (_, port) = spawn_and_wait(bash(script), |writer, command| {
+    let (_, port) = spawn_and_wait_for_port(bash(script), |writer, command| {
         writer.pass_to_env(command);
     });
     assert_eq!(port.unwrap(), 54321);
@@ -49,7 +49,7 @@ fn bash_child_may_send_the_originals_line_with_a_trailing_space() {
 #[test]
 fn bash_child_may_end_the_stream_without_a_newline() {
     let script = r#"printf 4444 >&"${DYNAMIC_PORT_WRITER%%:*}""#;
-    let (_, port) = spawn_and_wait(bash(script), |writer, command| {
+    let (_, port) = spawn_and_wait_for_port(bash(script), |writer, command| {
         writer.pass_to_env(command);
     });
     assert_eq!(port.unwrap(), 4444);
@@ -62,7 +62,7 @@ import os
 fd = int(os.environ["DYNAMIC_PORT_WRITER"].split(":")[0])
 os.write(fd, b"8080\n")
 "#;
-    let (mut child, port) = spawn_and_wait(python(script), |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(python(script), |writer, command| {
         writer.pass_to_env(command);
     });
     assert_eq!(port.unwrap(), 8080);
@@ -84,7 +84,7 @@ conn, _ = server.accept()
 conn.sendall(b"port %d\n" % port)
 conn.close()
 "#;
-    let (mut child, port) = spawn_and_wait(python(script), |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(python(script), |writer, command| {
         writer.pass_to_env(command);
     });
     let port = port.unwrap();

@@ -6,11 +6,11 @@ use std::process::Stdio;
 
 use dynamic_port::{DynamicPortWriter, ErrorKind};
 use support::Role;
-use support::{child, greeting, marker, spawn_and_wait, stdout_of, wait_with_deadline};
+use support::{child, greeting, marker, spawn_and_wait_for_port, stdout_of, wait_with_deadline};
 
 #[test]
 fn child_given_the_flag_reports_the_port_it_serves() {
-    let (mut child, port) = spawn_and_wait(child(Role::Serve), |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(child(Role::Serve), |writer, command| {
         writer.pass_to(command);
     });
     let port = port.unwrap();
@@ -20,7 +20,7 @@ fn child_given_the_flag_reports_the_port_it_serves() {
 
 #[test]
 fn child_given_the_env_var_reports_the_port_it_serves() {
-    let (mut child, port) = spawn_and_wait(child(Role::Serve), |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(child(Role::Serve), |writer, command| {
         writer.pass_to_env(command);
     });
     let port = port.unwrap();
@@ -30,7 +30,7 @@ fn child_given_the_env_var_reports_the_port_it_serves() {
 
 #[test]
 fn child_given_the_originals_bare_fd_number_reports() {
-    let (mut child, port) = spawn_and_wait(child(Role::Serve), |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(child(Role::Serve), |writer, command| {
         command.args([DynamicPortWriter::FLAG, &writer.fd().unwrap().to_string()]);
         writer.inherit(command);
     });
@@ -45,7 +45,7 @@ fn child_can_listen_on_ipv6_loopback() {
         eprintln!("skipped: this machine has no IPv6 loopback");
         return;
     }
-    let (mut child, port) = spawn_and_wait(child(Role::ServeV6), |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(child(Role::ServeV6), |writer, command| {
         writer.pass_to(command);
     });
     let port = port.unwrap();
@@ -60,7 +60,7 @@ fn child_can_listen_on_ipv6_loopback() {
 fn reporting_twice_is_an_error_and_the_first_report_stands() {
     let mut command = child(Role::ReportTwice);
     command.stdout(Stdio::piped());
-    let (mut child, port) = spawn_and_wait(command, |writer, command| {
+    let (mut child, port) = spawn_and_wait_for_port(command, |writer, command| {
         writer.pass_to(command);
     });
     let port = port.unwrap();

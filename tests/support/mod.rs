@@ -30,6 +30,8 @@ pub const ROLE_VAR: &str = "DP_TEST_ROLE";
 pub const SAFETY: Duration = Duration::from_secs(30);
 
 /// A command that runs this test binary as a child program playing `role`.
+/// Its stdin and stdout are null: pipe them to talk to the child or read what
+/// it [says](say).
 pub fn child(role: Role) -> Command {
     let mut command = Command::new(std::env::current_exe().expect("the test binary's path"));
     command
@@ -57,8 +59,9 @@ pub fn bash(script: &str) -> Command {
 }
 
 /// Spawns `command` after `prepare` passes the writer, drops the parent's
-/// writer, and returns the child and the port it reports (or the error).
-pub fn spawn_and_wait(
+/// writer, waits for the port, and returns the child (still running, or
+/// not) and the port it reported (or the error).
+pub fn spawn_and_wait_for_port(
     mut command: Command,
     prepare: impl FnOnce(&DynamicPortWriter, &mut Command),
 ) -> (Child, Result<u16, Error>) {
@@ -69,7 +72,7 @@ pub fn spawn_and_wait(
     (child, port.timeout(SAFETY).wait())
 }
 
-/// Connects to a "serve" child on `port` and returns the line it sends.
+/// Connects to a serving child on 127.0.0.1:`port` and returns the line it sends.
 pub fn greeting(port: u16) -> String {
     greeting_at(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
 }
@@ -170,10 +173,25 @@ pub fn pipe_inodes_of(pid: u32) -> Vec<u64> {
         .collect()
 }
 
-/// The inode of the pipe a writer names (from its text form).
+/// The inode of the pipe a writer names, from its text `FD:pipe:INODE`.
 pub fn inode_of(writer: &DynamicPortWriter) -> u64 {
     let text = writer.to_string();
-    text.rsplit(':').next().unwrap().parse().unwrap()
+    let (_, inode) = text
+        .split_once(":pipe:")
+        .unwrap_or_else(|| panic!("not a pipe writer's text with its inode: {text}"));
+    inode.parse().unwrap()
+}
+
+/// A remote writer's token and the parent's address, from its text
+/// `tcp:TOKEN@ADDR`.
+pub fn token_and_addr(writer: &DynamicPortWriter) -> (String, std::net::SocketAddr) {
+    let text = writer.to_string();
+    let (token, addr) = text
+        .strip_prefix("tcp:")
+        .and_then(|rest| rest.split_once('@'))
+        .unwrap_or_else(|| panic!("not a remote writer's text: {text}"));
+    let addr = addr.parse().expect("a remote writer's address");
+    (token.to_owned(), addr)
 }
 
 /// How many fds this process has open.
