@@ -257,14 +257,16 @@ fn program_stdout_inherit_comes_after_the_port_lines() {
     assert!(output.status.success());
 
     // More than a pipe holds, before the report: it waits for the port
-    // line, and the program does not block on it.
+    // line, and the program does not block on it. More again just before
+    // the program exits: dynamic-port copies it all before it exits too.
     let output = run(
         &["--program-stdout", "inherit", "--timeout", "10"],
-        r#"head -c 300000 /dev/zero | tr '\0' x; echo; echo 4322 >&"${2%%:*}"; echo after"#,
+        r#"head -c 300000 /dev/zero | tr '\0' x; echo; echo 4322 >&"${2%%:*}"
+        head -c 300000 /dev/zero | tr '\0' y; echo"#,
     );
     let (out, err) = text(&output);
     assert_eq!(output.status.code(), Some(0), "{err}");
-    let expected = format!("4322\n{}\nafter\n", "x".repeat(300_000));
+    let expected = format!("4322\n{}\n{}\n", "x".repeat(300_000), "y".repeat(300_000));
     assert!(out == expected, "{} bytes: {:?}...", out.len(), &out[..20]);
 
     // With no port to print first, what the program printed goes to stderr.
@@ -276,6 +278,34 @@ fn program_stdout_inherit_comes_after_the_port_lines() {
         err.starts_with("banner\n") && err.contains("exit code 9"),
         "{err}"
     );
+}
+
+#[test]
+fn program_stdout_inherit_is_copied_to_the_end_for_a_slow_reader() {
+    // The program exits right after writing 200 kB; its reader takes its
+    // time (about 400 kB/s). Everything arrives before dynamic-port exits.
+    let mut child = dynamic_port()
+        .args(["run", "--program-stdout", "inherit", "--", "bash", "-c"])
+        .arg(r#"echo 4321 >&"${2%%:*}"; head -c 200000 /dev/zero | tr '\0' y"#)
+        .arg("bash")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut out = Vec::new();
+    let mut chunk = [0; 8192];
+    loop {
+        let n = std::io::Read::read(&mut stdout, &mut chunk).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&chunk[..n]);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(child.wait().unwrap().success());
+    assert_eq!(out.len(), 5 + 200_000);
+    assert!(out.starts_with(b"4321\n") && out[5..].iter().all(|&b| b == b'y'));
 }
 
 #[test]

@@ -1,13 +1,21 @@
-"""Runs `dynamic-port run` as a job of a real interactive bash on a real
-pseudo-terminal, and types at it as a user would.
+"""Runs `dynamic-port run` on a real pseudo-terminal and types at it as a
+user would.
 
-    python3 pty_job_control.py DYNAMIC_PORT_BINARY SCRATCH_DIR
+    python3 pty_job_control.py DYNAMIC_PORT_BINARY SCRATCH_DIR [shell|session-leader]
 
-The program reads a line typed into the terminal; Ctrl-Z stops it and
+`shell` (the default): dynamic-port is a job of a real interactive bash. The
+program reads a line typed into the terminal; Ctrl-Z stops it and
 dynamic-port (both in state T, bash says Stopped); bash's own `fg` continues
 both, the program gets the terminal back and reads a second line; and
-dynamic-port exits with the program's status. Exits 0 when all of that
-holds, else 1 with what the terminal showed.
+dynamic-port exits with the program's status. Then `--then`'s command reads
+the terminal too.
+
+`session-leader`: dynamic-port is the session's first process (as under
+`ssh -t host dynamic-port run ...`), so no shell could continue it: the
+kernel discards its stop, and dynamic-port continues the program it stopped
+at once, which reads its second line.
+
+Exits 0 when all of that holds, else 1 with what the terminal showed.
 """
 
 import os
@@ -20,6 +28,7 @@ import sys
 import time
 
 binary, scratch = sys.argv[1], sys.argv[2]
+mode = sys.argv[3] if len(sys.argv) > 3 else "shell"
 program_pid_file = os.path.join(scratch, "program.pid")
 program = os.path.join(scratch, "program.sh")
 with open(program, "w") as f:
@@ -35,6 +44,8 @@ exit 7
 env = dict(os.environ, PS1="prompt$ ", TERM="dumb")
 pid, master = pty.fork()
 if pid == 0:
+    if mode == "session-leader":
+        os.execv(binary, [binary, "run", "--", "bash", program])
     os.execvpe("bash", ["bash", "--norc", "--noprofile", "--noediting", "-i"], env)
 
 output = bytearray()
@@ -114,17 +125,53 @@ def send(data):
     os.write(master, data)
 
 
+def started(shown):
+    """The pids of the program and of dynamic-port, once the port is printed."""
+    shown = read_until(rb"4321\r?\n", shown).end()
+    end = time.monotonic() + 5
+    while not os.path.exists(program_pid_file) or not open(program_pid_file).read().strip():
+        if time.monotonic() > end:
+            fail("the program wrote no pid")
+        time.sleep(0.01)
+    program_pid = int(open(program_pid_file).read())
+    return shown, program_pid, parent(program_pid)
+
+
+def the_program_holds_the_terminal(program_pid, when):
+    if os.tcgetpgrp(master) != program_pid:
+        fail(f"{when}, the foreground group is {os.tcgetpgrp(master)}, not the program's {program_pid}")
+
+
+if mode == "session-leader":
+    shown, program_pid, dynamic_port = started(0)
+    if dynamic_port != pid:
+        fail(f"the program's parent is {dynamic_port}, not dynamic-port {pid}")
+    blocked_in_read(program_pid)
+    the_program_holds_the_terminal(program_pid, "at first")
+    send(b"hello\n")
+    shown = read_until(rb"got:hello", shown).end()
+    blocked_in_read(program_pid)
+    send(b"\x1a")
+    # Stopped by the terminal, then continued by dynamic-port, whose own
+    # stop the kernel discards.
+    end = time.monotonic() + 5
+    while state(program_pid) != "T":
+        if time.monotonic() > end:
+            fail(f"Ctrl-Z did not stop the program: state {state(program_pid)}")
+        time.sleep(0.001)
+    blocked_in_read(program_pid)
+    the_program_holds_the_terminal(program_pid, "after Ctrl-Z")
+    send(b"world\n")
+    shown = read_until(rb"again:world", shown).end()
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 7:
+        fail(f"dynamic-port exited with {os.waitstatus_to_exitcode(status)}, not the program's 7")
+    print("ok")
+    sys.exit(0)
+
 shown = read_until(rb"prompt\$ ").end()
 send(f"{shlex.quote(binary)} run -- bash {shlex.quote(program)}\n".encode())
-shown = read_until(rb"4321\r?\n", shown).end()
-
-end = time.monotonic() + 5
-while not os.path.exists(program_pid_file) or not open(program_pid_file).read().strip():
-    if time.monotonic() > end:
-        fail("the program wrote no pid")
-    time.sleep(0.01)
-program_pid = int(open(program_pid_file).read())
-dynamic_port = parent(program_pid)
+shown, program_pid, dynamic_port = started(shown)
 
 # The program, not dynamic-port and not bash, holds the terminal.
 blocked_in_read(program_pid)
@@ -161,11 +208,30 @@ if shown.group(1) != b"7":
 shown = read_until(rb"prompt\$ ", shown.end()).end()
 then = """read -r line; echo "then:$line"; exit 5"""
 server = """echo 4322 >&"${2%%:*}"; exec sleep 60"""
-send(
-    f"{shlex.quote(binary)} run --then {shlex.quote(then)} -- bash -c {shlex.quote(server)} bash;"
-    ' echo "status:$?"\n'.encode()
-)
+send(f"{shlex.quote(binary)} run --then {shlex.quote(then)} -- bash -c {shlex.quote(server)} bash\n".encode())
 shown = read_until(rb"4322\r?\n", shown).end()
+# --then's command holds the terminal and reads it; Ctrl-Z stops it and
+# dynamic-port; fg continues them (the status line is fg's).
+then_pid = None
+end = time.monotonic() + 5
+while then_pid is None:
+    try:
+        foreground = os.tcgetpgrp(master)
+        # `sh -c CMD`, not dynamic-port, whose command line has CMD too.
+        if open(f"/proc/{foreground}/cmdline", "rb").read().startswith(b"sh\0-c\0"):
+            then_pid = foreground
+    except OSError:
+        pass
+    if time.monotonic() > end:
+        fail("--then's command does not hold the terminal")
+    time.sleep(0.01)
+blocked_in_read(then_pid)
+send(b"\x1a")
+await_state(then_pid, "T", "--then's command")
+shown = read_until(rb"Stopped", shown).end()
+shown = read_until(rb"prompt\$ ", shown).end()
+send(b'fg; echo "status:$?"\n')
+blocked_in_read(then_pid)
 send(b"hi\n")
 shown = read_until(rb"then:hi", shown).end()
 shown = read_until(rb"status:(\d+)", shown)

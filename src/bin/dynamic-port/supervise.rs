@@ -32,9 +32,10 @@ const PASSED_ON: [i32; 10] = [
 /// How often a stop looks whether the program is gone.
 const STOP_POLL: Duration = Duration::from_millis(5);
 
-/// How long the relay of `--program-stdout inherit` may take to copy the
-/// rest once the program exited, for a pipe its own children hold open.
-const RELAY_PATIENCE: Duration = Duration::from_millis(200);
+/// How long the relay of `--program-stdout inherit`, still copying once the
+/// program exited, may stand still before dynamic-port exits without the
+/// rest: for a pipe the program's own children hold open.
+const RELAY_IDLE: Duration = Duration::from_millis(200);
 
 /// Runs `dynamic-port run`: returns the exit code, or the failure to report.
 pub(crate) fn run(run: &Run) -> Result<ExitCode, Failure> {
@@ -291,7 +292,7 @@ impl Program {
         self.take_back_terminal();
         if let Some(relay) = self.relay.take() {
             relay.release(Sink::Stderr);
-            relay.finish(RELAY_PATIENCE);
+            relay.finish(RELAY_IDLE);
         }
     }
 }
@@ -321,23 +322,21 @@ struct Signals {
 }
 
 impl Signals {
-    /// Sets up dynamic-port's signals: SIGTTOU blocked, SIGCHLD at its
-    /// default, a handler for each of [`PASSED_ON`] not inherited as
-    /// ignored, and for SIGCHLD.
+    /// Sets up dynamic-port's signals: SIGTTOU blocked, a handler for each
+    /// of [`PASSED_ON`] not inherited as ignored, and for SIGCHLD.
     fn install() -> std::io::Result<Signals> {
         // So that dynamic-port may set the terminal's foreground group and
         // write its lines while the program holds the terminal (with `stty
         // tostop`, a background write would stop it otherwise).
         sys::block(SIGTTOU)?;
-        // Ignored, the kernel reaps the program itself: its status would be
-        // lost, and every wait for it would fail.
-        if sys::is_ignored(SIGCHLD) {
-            sys::set_default(SIGCHLD)?;
-        }
         let passed: Vec<i32> = PASSED_ON
             .into_iter()
             .filter(|&signal| !sys::is_ignored(signal))
             .collect();
+        // SIGCHLD always: it tells of the program's job-control stops, and
+        // its handler replaces an inherited SIG_IGN, under which the kernel
+        // would reap the program itself (its status lost, every wait for it
+        // failing).
         let mut handled = passed.clone();
         handled.push(SIGCHLD);
         let signals = signal_hook::iterator::Signals::new(&handled)?;

@@ -54,11 +54,6 @@ pub(crate) fn is_ignored(signal: i32) -> bool {
     unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
 }
 
-/// Gives `signal` its default action.
-pub(crate) fn set_default(signal: i32) -> io::Result<()> {
-    set_action(signal, libc::SIG_DFL).map(drop)
-}
-
 /// Changes the calling thread's mask for `signal` (`how`: `SIG_BLOCK` or
 /// `SIG_UNBLOCK`) and returns the mask it had. Async-signal-safe.
 fn mask(how: libc::c_int, signal: i32) -> io::Result<libc::sigset_t> {
