@@ -115,6 +115,8 @@ fn a_program_that_exits_before_reporting_is_exit_code_3_with_its_status() {
         err.starts_with("dynamic-port: ") && err.contains("exit code 9"),
         "{err}"
     );
+    // It exited by itself: nothing was stopped.
+    assert!(!err.contains("stopped"), "{err}");
 }
 
 #[test]
@@ -149,7 +151,7 @@ fn a_bad_report_is_exit_code_4_and_the_program_is_stopped() {
 }
 
 #[test]
-fn a_missing_program_is_127_and_an_unknown_option_is_2() {
+fn a_missing_program_is_127_one_that_cannot_run_126_and_an_unknown_option_2() {
     let output = dynamic_port()
         .args(["run", "--", "/nonexistent/dynamic-port-program"])
         .output()
@@ -158,6 +160,16 @@ fn a_missing_program_is_127_and_an_unknown_option_is_2() {
     assert!(text(&output)
         .1
         .contains("/nonexistent/dynamic-port-program"));
+    // A file that is there but cannot be run: 126, as a shell says.
+    let not_executable = scratch("not-executable");
+    std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
+    let output = dynamic_port()
+        .args(["run", "--"])
+        .arg(&not_executable)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(126), "{:?}", text(&output));
+    std::fs::remove_file(not_executable).unwrap();
     let output = dynamic_port()
         .args(["run", "--bogus", "--", "true"])
         .output()
@@ -216,6 +228,53 @@ fn fds_of_bash(wrapper: &[&str]) -> (Vec<String>, Option<String>) {
         .map(str::to_owned)
         .collect();
     (fds, writer)
+}
+
+#[test]
+fn the_program_starts_with_the_signal_mask_and_dispositions_it_would_have_directly() {
+    // dynamic-port blocks SIGTTOU and handles many signals for itself; the
+    // program must inherit none of that.
+    let script = r#"import os, sys
+masks = [l.split()[1] for l in open("/proc/self/status") if l.startswith(("SigBlk", "SigIgn"))]
+print(" ".join(masks), file=sys.stderr)
+w = sys.argv[2] if len(sys.argv) > 2 else ""
+if w.startswith("fifo:"):
+    open(w.split(":", 3)[3], "w").write("4321\n")
+elif w:
+    os.write(int(w.split(":")[0]), b"4321\n")"#;
+    let direct = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let direct = text(&direct).1;
+    assert!(direct.starts_with("0000000000000000 "), "{direct}");
+    for options in [&[][..], &["--named"], &["--then", "true"]] {
+        let output = dynamic_port()
+            .arg("run")
+            .args(options)
+            .args(["--", "python3", "-c", script])
+            .output()
+            .unwrap();
+        let (_, err) = text(&output);
+        assert_eq!(err, direct, "{options:?}");
+    }
+    // --then's command too.
+    let output = dynamic_port()
+        .env("CHECK", script)
+        .args([
+            "run",
+            "--then",
+            r#"exec python3 -c "$CHECK""#,
+            "--",
+            "bash",
+            "-c",
+        ])
+        .arg(r#"echo 4321 >&"${2%%:*}"; exec sleep 30"#)
+        .arg("bash")
+        .output()
+        .unwrap();
+    assert_eq!(text(&output).1, direct, "--then");
 }
 
 #[test]

@@ -173,8 +173,13 @@ shown = read_until(rb"prompt\$ ").end()
 send(f"{shlex.quote(binary)} run -- bash {shlex.quote(program)}\n".encode())
 shown, program_pid, dynamic_port = started(shown)
 
-# The program, not dynamic-port and not bash, holds the terminal.
+# The program, not dynamic-port and not bash, holds the terminal; it got it
+# with SIGTTOU blocked for a moment, and runs with it unblocked.
 blocked_in_read(program_pid)
+with open(f"/proc/{program_pid}/status") as f:
+    blocked = int(next(l for l in f if l.startswith("SigBlk:")).split()[1], 16)
+if blocked & (1 << (signal.SIGTTOU - 1)):
+    fail("the program runs with SIGTTOU blocked")
 if os.tcgetpgrp(master) != program_pid:
     fail(f"the foreground group is {os.tcgetpgrp(master)}, not the program's {program_pid}")
 send(b"hello\n")
@@ -198,6 +203,17 @@ await_state(dynamic_port, "SR", "dynamic-port after fg")
 blocked_in_read(program_pid)
 if os.tcgetpgrp(master) != program_pid:
     fail(f"after fg the foreground group is {os.tcgetpgrp(master)}, not the program's {program_pid}")
+
+# TSTP sent to dynamic-port itself (`kill -TSTP`, not Ctrl-Z), after a stop
+# and a fg: passed on, it stops the program's group, then dynamic-port.
+os.kill(dynamic_port, signal.SIGTSTP)
+await_state(program_pid, "T", "the program after kill -TSTP")
+await_state(dynamic_port, "T", "dynamic-port after kill -TSTP")
+shown = read_until(rb"Stopped", shown).end()
+shown = read_until(rb"prompt\$ ", shown).end()
+send(b'fg; echo "status:$?"\n')
+await_state(dynamic_port, "SR", "dynamic-port after the second fg")
+blocked_in_read(program_pid)
 send(b"world\n")
 shown = read_until(rb"again:world", shown).end()
 shown = read_until(rb"status:(\d+)", shown)

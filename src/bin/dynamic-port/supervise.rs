@@ -8,7 +8,6 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use dynamic_port::{DynamicPortWriter, Error, ErrorKind, PortFuture};
@@ -46,10 +45,9 @@ pub(crate) fn run(run: &Run) -> Result<ExitCode, Failure> {
         Signals::install().map_err(|e| (code::FAILED, format!("cannot handle signals: {e}")))?;
     let terminal = Terminal::open().map(Arc::new);
     let (program, port) = Program::start(run, terminal.clone())?;
+    // Its thread runs until dynamic-port exits.
     let supervisor = Supervisor::start(signals, program.group, terminal.clone());
-    let result = supervise(run, program, port, &supervisor);
-    supervisor.finish();
-    result
+    supervise(run, program, port, &supervisor)
 }
 
 /// Waits for the report, prints it, and stays with the program or runs
@@ -122,8 +120,7 @@ fn run_then(
     if let Some(terminal) = &supervisor.shared.terminal {
         terminal.hand_over_on_exec(&mut command);
     }
-    let mut shell = command
-        .spawn()
+    let mut shell = sys::unblocked(SIGTTOU, || command.spawn())
         .map_err(|e| (code::FAILED, format!("cannot run sh for --then: {e}")))?;
     let group = group_of(&shell);
     supervisor.set_target(group);
@@ -209,7 +206,7 @@ impl Program {
                 Some(Relay::start(reader))
             }
         };
-        let spawned = command.spawn();
+        let spawned = sys::unblocked(SIGTTOU, || command.spawn());
         // The parent's writer, and the command's end of the relay's pipe,
         // must close now: the report's end of stream, and the relay's, are
         // the program's.
@@ -327,7 +324,8 @@ impl Signals {
     fn install() -> std::io::Result<Signals> {
         // So that dynamic-port may set the terminal's foreground group and
         // write its lines while the program holds the terminal (with `stty
-        // tostop`, a background write would stop it otherwise).
+        // tostop`, a background write would stop it otherwise). Its
+        // children start with it unblocked (`sys::unblocked`).
         sys::block(SIGTTOU)?;
         let passed: Vec<i32> = PASSED_ON
             .into_iter()
@@ -360,10 +358,6 @@ impl Signals {
 struct Supervisor {
     /// What it shares with the main thread.
     shared: Arc<Shared>,
-    /// Closes its iterator.
-    handle: signal_hook::iterator::Handle,
-    /// The thread.
-    thread: JoinHandle<()>,
 }
 
 /// What the supervisor's thread and the main thread share.
@@ -393,18 +387,13 @@ impl Supervisor {
             continued,
             stops,
         });
-        let handle = signals.handle();
         let for_thread = Arc::clone(&shared);
-        let thread = std::thread::spawn(move || {
+        std::thread::spawn(move || {
             for signal in signals.forever() {
                 for_thread.handle(signal);
             }
         });
-        Supervisor {
-            shared,
-            handle,
-            thread,
-        }
+        Supervisor { shared }
     }
 
     /// Sends signals to `target` from now on.
@@ -412,13 +401,6 @@ impl Supervisor {
         self.shared
             .target
             .store(Pid::as_raw(target), Ordering::SeqCst);
-    }
-
-    /// Stops the thread.
-    fn finish(self) {
-        self.set_target(None);
-        self.handle.close();
-        let _ = self.thread.join();
     }
 }
 
@@ -435,7 +417,6 @@ impl Shared {
             (SIGCHLD, Some(target)) if job_control_stop(target) => self.suspend(target),
             (SIGCHLD, _) => {}
             (SIGCONT, _) => self.resume(),
-            (SIGTSTP, None) if self.stops => sys::stop_process_group(),
             (_, Some(target)) => {
                 if let Some(signal) = Signal::from_named_raw(signal) {
                     let _ = kill_process_group(target, signal);
