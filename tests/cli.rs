@@ -342,7 +342,8 @@ fn program_stdout_inherit_comes_after_the_port_lines() {
 #[test]
 fn program_stdout_inherit_is_copied_to_the_end_for_a_slow_reader() {
     // The program exits right after writing 200 kB; its reader takes its
-    // time (about 400 kB/s). Everything arrives before dynamic-port exits.
+    // time (about 200 kB/s, so the rest takes longer to copy than the relay
+    // may stand still). Everything arrives before dynamic-port exits.
     let mut child = dynamic_port()
         .args(["run", "--program-stdout", "inherit", "--", "bash", "-c"])
         .arg(r#"echo 4321 >&"${2%%:*}"; head -c 200000 /dev/zero | tr '\0' y"#)
@@ -353,7 +354,7 @@ fn program_stdout_inherit_is_copied_to_the_end_for_a_slow_reader() {
         .unwrap();
     let mut stdout = child.stdout.take().unwrap();
     let mut out = Vec::new();
-    let mut chunk = [0; 8192];
+    let mut chunk = [0; 4096];
     loop {
         let n = std::io::Read::read(&mut stdout, &mut chunk).unwrap();
         if n == 0 {
