@@ -30,16 +30,46 @@ import time
 binary, scratch = sys.argv[1], sys.argv[2]
 mode = sys.argv[3] if len(sys.argv) > 3 else "shell"
 program_pid_file = os.path.join(scratch, "program.pid")
+conts_file = os.path.join(scratch, "conts")
 program = os.path.join(scratch, "program.sh")
+# A helper in the program's process group notes every SIGCONT the group gets.
+counter = """import signal, sys
+def note(*_):
+    open(sys.argv[1], "a").write("cont\\n")
+signal.signal(signal.SIGCONT, note)
+open(sys.argv[1], "a").write("ready\\n")
+while True:
+    signal.pause()
+"""
 with open(program, "w") as f:
     f.write(
-        f"""echo $$ > {shlex.quote(program_pid_file)}
+        f"""python3 -c {shlex.quote(counter)} {shlex.quote(conts_file)} &
+counter=$!
+until [ -s {shlex.quote(conts_file)} ]; do sleep 0.01; done
+echo $$ > {shlex.quote(program_pid_file)}
 echo 4321 >&"${{2%%:*}}"
 read -r line; echo "got:$line"
 read -r line; echo "again:$line"
+kill $counter
 exit 7
 """
     )
+
+
+def conts():
+    """How many SIGCONTs the program's group has had."""
+    with open(conts_file) as f:
+        return f.read().split().count("cont")
+
+
+def conts_are(wanted, when):
+    """Waits for `wanted` SIGCONTs, then makes sure no more come."""
+    end = time.monotonic() + 5
+    while conts() < wanted and time.monotonic() < end:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    if conts() != wanted:
+        fail(f"{when}, the program's group had {conts()} SIGCONTs, not {wanted}")
 
 env = dict(os.environ, PS1="prompt$ ", TERM="dumb")
 pid, master = pty.fork()
@@ -161,6 +191,7 @@ if mode == "session-leader":
         time.sleep(0.001)
     blocked_in_read(program_pid)
     the_program_holds_the_terminal(program_pid, "after Ctrl-Z")
+    conts_are(1, "after Ctrl-Z")
     send(b"world\n")
     shown = read_until(rb"again:world", shown).end()
     _, status = os.waitpid(pid, 0)
@@ -201,6 +232,7 @@ if state(program_pid) != "T" or state(dynamic_port) != "T":
 send(b'fg; echo "status:$?"\n')
 await_state(dynamic_port, "SR", "dynamic-port after fg")
 blocked_in_read(program_pid)
+conts_are(1, "after fg")
 if os.tcgetpgrp(master) != program_pid:
     fail(f"after fg the foreground group is {os.tcgetpgrp(master)}, not the program's {program_pid}")
 
@@ -214,6 +246,7 @@ shown = read_until(rb"prompt\$ ", shown).end()
 send(b'fg; echo "status:$?"\n')
 await_state(dynamic_port, "SR", "dynamic-port after the second fg")
 blocked_in_read(program_pid)
+conts_are(2, "after the second fg")
 send(b"world\n")
 shown = read_until(rb"again:world", shown).end()
 shown = read_until(rb"status:(\d+)", shown)
