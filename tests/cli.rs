@@ -115,6 +115,8 @@ fn a_program_that_exits_before_reporting_is_exit_code_3_with_its_status() {
         err.starts_with("dynamic-port: ") && err.contains("exit code 9"),
         "{err}"
     );
+    // It exited by itself: nothing was stopped.
+    assert!(!err.contains("stopped"), "{err}");
 }
 
 #[test]
@@ -149,7 +151,7 @@ fn a_bad_report_is_exit_code_4_and_the_program_is_stopped() {
 }
 
 #[test]
-fn a_missing_program_is_127_and_an_unknown_option_is_2() {
+fn a_missing_program_is_127_one_that_cannot_run_126_and_an_unknown_option_2() {
     let output = dynamic_port()
         .args(["run", "--", "/nonexistent/dynamic-port-program"])
         .output()
@@ -158,6 +160,16 @@ fn a_missing_program_is_127_and_an_unknown_option_is_2() {
     assert!(text(&output)
         .1
         .contains("/nonexistent/dynamic-port-program"));
+    // A file that is there but cannot be run: 126, as a shell says.
+    let not_executable = scratch("not-executable");
+    std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
+    let output = dynamic_port()
+        .args(["run", "--"])
+        .arg(&not_executable)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(126), "{:?}", text(&output));
+    std::fs::remove_file(not_executable).unwrap();
     let output = dynamic_port()
         .args(["run", "--bogus", "--", "true"])
         .output()
@@ -219,6 +231,53 @@ fn fds_of_bash(wrapper: &[&str]) -> (Vec<String>, Option<String>) {
 }
 
 #[test]
+fn the_program_starts_with_the_signal_mask_and_dispositions_it_would_have_directly() {
+    // dynamic-port blocks SIGTTOU and handles many signals for itself; the
+    // program must inherit none of that.
+    let script = r#"import os, sys
+masks = [l.split()[1] for l in open("/proc/self/status") if l.startswith(("SigBlk", "SigIgn"))]
+print(" ".join(masks), file=sys.stderr)
+w = sys.argv[2] if len(sys.argv) > 2 else ""
+if w.startswith("fifo:"):
+    open(w.split(":", 3)[3], "w").write("4321\n")
+elif w:
+    os.write(int(w.split(":")[0]), b"4321\n")"#;
+    let direct = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let direct = text(&direct).1;
+    assert!(direct.starts_with("0000000000000000 "), "{direct}");
+    for options in [&[][..], &["--named"], &["--then", "true"]] {
+        let output = dynamic_port()
+            .arg("run")
+            .args(options)
+            .args(["--", "python3", "-c", script])
+            .output()
+            .unwrap();
+        let (_, err) = text(&output);
+        assert_eq!(err, direct, "{options:?}");
+    }
+    // --then's command too.
+    let output = dynamic_port()
+        .env("CHECK", script)
+        .args([
+            "run",
+            "--then",
+            r#"exec python3 -c "$CHECK""#,
+            "--",
+            "bash",
+            "-c",
+        ])
+        .arg(r#"echo 4321 >&"${2%%:*}"; exec sleep 30"#)
+        .arg("bash")
+        .output()
+        .unwrap();
+    assert_eq!(text(&output).1, direct, "--then");
+}
+
+#[test]
 fn the_program_inherits_nothing_but_the_writer() {
     // What bash has when this test starts it (this test's own inherited fds
     // included, such as cargo's jobserver), against what it has under dynamic-port.
@@ -257,14 +316,16 @@ fn program_stdout_inherit_comes_after_the_port_lines() {
     assert!(output.status.success());
 
     // More than a pipe holds, before the report: it waits for the port
-    // line, and the program does not block on it.
+    // line, and the program does not block on it. More again just before
+    // the program exits: dynamic-port copies it all before it exits too.
     let output = run(
         &["--program-stdout", "inherit", "--timeout", "10"],
-        r#"head -c 300000 /dev/zero | tr '\0' x; echo; echo 4322 >&"${2%%:*}"; echo after"#,
+        r#"head -c 300000 /dev/zero | tr '\0' x; echo; echo 4322 >&"${2%%:*}"
+        head -c 300000 /dev/zero | tr '\0' y; echo"#,
     );
     let (out, err) = text(&output);
     assert_eq!(output.status.code(), Some(0), "{err}");
-    let expected = format!("4322\n{}\nafter\n", "x".repeat(300_000));
+    let expected = format!("4322\n{}\n{}\n", "x".repeat(300_000), "y".repeat(300_000));
     assert!(out == expected, "{} bytes: {:?}...", out.len(), &out[..20]);
 
     // With no port to print first, what the program printed goes to stderr.
@@ -276,6 +337,35 @@ fn program_stdout_inherit_comes_after_the_port_lines() {
         err.starts_with("banner\n") && err.contains("exit code 9"),
         "{err}"
     );
+}
+
+#[test]
+fn program_stdout_inherit_is_copied_to_the_end_for_a_slow_reader() {
+    // The program exits right after writing 200 kB; its reader takes its
+    // time (about 200 kB/s, so the rest takes longer to copy than the relay
+    // may stand still). Everything arrives before dynamic-port exits.
+    let mut child = dynamic_port()
+        .args(["run", "--program-stdout", "inherit", "--", "bash", "-c"])
+        .arg(r#"echo 4321 >&"${2%%:*}"; head -c 200000 /dev/zero | tr '\0' y"#)
+        .arg("bash")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut out = Vec::new();
+    let mut chunk = [0; 4096];
+    loop {
+        let n = std::io::Read::read(&mut stdout, &mut chunk).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&chunk[..n]);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(child.wait().unwrap().success());
+    assert_eq!(out.len(), 5 + 200_000);
+    assert!(out.starts_with(b"4321\n") && out[5..].iter().all(|&b| b == b'y'));
 }
 
 #[test]

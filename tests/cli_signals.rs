@@ -114,6 +114,43 @@ fn quit_usr1_usr2_winch_alrm_and_cont_are_passed_on_and_dynamic_port_survives_th
     std::fs::remove_file(marks).unwrap();
 }
 
+#[test]
+fn a_sigstop_to_the_program_alone_neither_stops_dynamic_port_nor_comes_back_to_the_program() {
+    // Someone stops and continues the program itself (a debugger, a
+    // supervisor): dynamic-port sees it (SIGCHLD) but it is not job
+    // control, so dynamic-port neither stops nor passes its SIGCHLD on.
+    let marks = scratch("sigstop-marks");
+    let pid_file = scratch("sigstop");
+    let mut command = dynamic_port();
+    command
+        .args(["run", "--"])
+        .args(noting_program(&marks, &pid_file, "SIGCHLD SIGUSR1"));
+    let mut child = started(command);
+    let program = pid_in(&pid_file);
+    let program_pid: u32 = program.parse().unwrap();
+    signal(program_pid, libc::SIGSTOP);
+    let stopped = eventually(Duration::from_secs(1), || state(&program) == Some('T'));
+    signal(program_pid, libc::SIGCONT);
+    // USR1 through dynamic-port, after its SIGCHLDs: once the program has
+    // it, anything passed on before it has arrived.
+    std::thread::sleep(Duration::from_millis(50));
+    signal(child.id(), libc::SIGUSR1);
+    let usr1 = eventually(Duration::from_secs(1), || noted(&marks, "SIGUSR1"));
+    let dynamic_port_state = state(&child.id().to_string());
+    signal(child.id(), libc::SIGTERM);
+    let status = wait_for(&mut child, SAFETY);
+    kill(&program);
+    assert!(stopped, "SIGSTOP did not stop the program");
+    assert!(usr1, "USR1 did not reach the program");
+    assert_eq!(dynamic_port_state, Some('S'), "dynamic-port stopped too");
+    assert!(
+        !noted(&marks, "SIGCHLD"),
+        "dynamic-port passed its SIGCHLD on"
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(42));
+    std::fs::remove_file(marks).unwrap();
+}
+
 /// `python3 -c` that sets `signal` to SIG_IGN, then execs ARGS: a parent
 /// such as `nohup`, or a non-interactive shell's `&`.
 fn with_ignored(signal: &str) -> Command {

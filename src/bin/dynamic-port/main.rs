@@ -9,6 +9,7 @@
 //! - [`output`]: the report's lines, `--then`'s environment, the relay of
 //!   the program's stdout;
 //! - [`sys`]: every `unsafe` block.
+#![deny(unsafe_code)]
 
 use std::io::Write;
 use std::process::{ExitCode, ExitStatus};

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -140,6 +141,9 @@ struct Shared {
     state: Mutex<State>,
     /// Signalled on release.
     released: Condvar,
+    /// How many chunks the thread has copied to the sink: it moves while
+    /// the copy makes progress.
+    copied: AtomicUsize,
 }
 
 impl Shared {
@@ -175,11 +179,19 @@ impl Relay {
         }
     }
 
-    /// Waits until everything the program wrote has been copied, or up to
-    /// `patience` for a pipe that someone else (a program's own child) holds
-    /// open after the program exited.
-    pub(crate) fn finish(self, patience: Duration) {
-        let _ = self.done.recv_timeout(patience);
+    /// Waits until everything the program wrote has been copied (end of
+    /// stream), as long as the copy makes progress: it gives up once nothing
+    /// moved for `idle`, for a pipe that someone else (a program's own
+    /// child) holds open after the program exited, or a reader that stalls.
+    pub(crate) fn finish(self, idle: Duration) {
+        let mut copied = self.shared.copied.load(Ordering::SeqCst);
+        while let Err(RecvTimeoutError::Timeout) = self.done.recv_timeout(idle) {
+            let now = self.shared.copied.load(Ordering::SeqCst);
+            if now == copied {
+                return;
+            }
+            copied = now;
+        }
     }
 }
 
@@ -188,13 +200,14 @@ impl Relay {
 /// the sink fails (its reader went away): then `from` is closed, so the
 /// program's next write fails as it would have on the real stdout.
 fn copy(mut from: io::PipeReader, shared: &Shared) {
-    let mut buffer = vec![0; 64 * 1024];
+    // Small chunks, so that `copied` moves often even for a slow reader.
+    let mut buffer = vec![0; 16 * 1024];
     loop {
+        // Every handler dynamic-port installs restarts system calls
+        // (SA_RESTART), so a read fails only for good.
         let n = match from.read(&mut buffer) {
-            Ok(0) => return,
+            Ok(0) | Err(_) => return,
             Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
         };
         let mut state = shared.lock();
         while state.sink.is_none() && state.held.len() >= HELD_AT_MOST {
@@ -209,6 +222,7 @@ fn copy(mut from: io::PipeReader, shared: &Shared) {
                 if sink.write(&buffer[..n]).is_err() {
                     return;
                 }
+                shared.copied.fetch_add(1, Ordering::SeqCst);
             }
         }
     }

@@ -8,7 +8,6 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use dynamic_port::{DynamicPortWriter, Error, ErrorKind, PortFuture};
@@ -32,9 +31,10 @@ const PASSED_ON: [i32; 10] = [
 /// How often a stop looks whether the program is gone.
 const STOP_POLL: Duration = Duration::from_millis(5);
 
-/// How long the relay of `--program-stdout inherit` may take to copy the
-/// rest once the program exited, for a pipe its own children hold open.
-const RELAY_PATIENCE: Duration = Duration::from_millis(200);
+/// How long the relay of `--program-stdout inherit`, still copying once the
+/// program exited, may stand still before dynamic-port exits without the
+/// rest: for a pipe the program's own children hold open.
+const RELAY_IDLE: Duration = Duration::from_millis(200);
 
 /// Runs `dynamic-port run`: returns the exit code, or the failure to report.
 pub(crate) fn run(run: &Run) -> Result<ExitCode, Failure> {
@@ -45,10 +45,9 @@ pub(crate) fn run(run: &Run) -> Result<ExitCode, Failure> {
         Signals::install().map_err(|e| (code::FAILED, format!("cannot handle signals: {e}")))?;
     let terminal = Terminal::open().map(Arc::new);
     let (program, port) = Program::start(run, terminal.clone())?;
+    // Its thread runs until dynamic-port exits.
     let supervisor = Supervisor::start(signals, program.group, terminal.clone());
-    let result = supervise(run, program, port, &supervisor);
-    supervisor.finish();
-    result
+    supervise(run, program, port, &supervisor)
 }
 
 /// Waits for the report, prints it, and stays with the program or runs
@@ -121,8 +120,7 @@ fn run_then(
     if let Some(terminal) = &supervisor.shared.terminal {
         terminal.hand_over_on_exec(&mut command);
     }
-    let mut shell = command
-        .spawn()
+    let mut shell = sys::unblocked(SIGTTOU, || command.spawn())
         .map_err(|e| (code::FAILED, format!("cannot run sh for --then: {e}")))?;
     let group = group_of(&shell);
     supervisor.set_target(group);
@@ -208,7 +206,7 @@ impl Program {
                 Some(Relay::start(reader))
             }
         };
-        let spawned = command.spawn();
+        let spawned = sys::unblocked(SIGTTOU, || command.spawn());
         // The parent's writer, and the command's end of the relay's pipe,
         // must close now: the report's end of stream, and the relay's, are
         // the program's.
@@ -291,7 +289,7 @@ impl Program {
         self.take_back_terminal();
         if let Some(relay) = self.relay.take() {
             relay.release(Sink::Stderr);
-            relay.finish(RELAY_PATIENCE);
+            relay.finish(RELAY_IDLE);
         }
     }
 }
@@ -321,23 +319,22 @@ struct Signals {
 }
 
 impl Signals {
-    /// Sets up dynamic-port's signals: SIGTTOU blocked, SIGCHLD at its
-    /// default, a handler for each of [`PASSED_ON`] not inherited as
-    /// ignored, and for SIGCHLD.
+    /// Sets up dynamic-port's signals: SIGTTOU blocked, a handler for each
+    /// of [`PASSED_ON`] not inherited as ignored, and for SIGCHLD.
     fn install() -> std::io::Result<Signals> {
         // So that dynamic-port may set the terminal's foreground group and
         // write its lines while the program holds the terminal (with `stty
-        // tostop`, a background write would stop it otherwise).
+        // tostop`, a background write would stop it otherwise). Its
+        // children start with it unblocked (`sys::unblocked`).
         sys::block(SIGTTOU)?;
-        // Ignored, the kernel reaps the program itself: its status would be
-        // lost, and every wait for it would fail.
-        if sys::is_ignored(SIGCHLD) {
-            sys::set_default(SIGCHLD)?;
-        }
         let passed: Vec<i32> = PASSED_ON
             .into_iter()
             .filter(|&signal| !sys::is_ignored(signal))
             .collect();
+        // SIGCHLD always: it tells of the program's job-control stops, and
+        // its handler replaces an inherited SIG_IGN, under which the kernel
+        // would reap the program itself (its status lost, every wait for it
+        // failing).
         let mut handled = passed.clone();
         handled.push(SIGCHLD);
         let signals = signal_hook::iterator::Signals::new(&handled)?;
@@ -361,10 +358,6 @@ impl Signals {
 struct Supervisor {
     /// What it shares with the main thread.
     shared: Arc<Shared>,
-    /// Closes its iterator.
-    handle: signal_hook::iterator::Handle,
-    /// The thread.
-    thread: JoinHandle<()>,
 }
 
 /// What the supervisor's thread and the main thread share.
@@ -394,18 +387,13 @@ impl Supervisor {
             continued,
             stops,
         });
-        let handle = signals.handle();
         let for_thread = Arc::clone(&shared);
-        let thread = std::thread::spawn(move || {
+        std::thread::spawn(move || {
             for signal in signals.forever() {
                 for_thread.handle(signal);
             }
         });
-        Supervisor {
-            shared,
-            handle,
-            thread,
-        }
+        Supervisor { shared }
     }
 
     /// Sends signals to `target` from now on.
@@ -413,13 +401,6 @@ impl Supervisor {
         self.shared
             .target
             .store(Pid::as_raw(target), Ordering::SeqCst);
-    }
-
-    /// Stops the thread.
-    fn finish(self) {
-        self.set_target(None);
-        self.handle.close();
-        let _ = self.thread.join();
     }
 }
 
@@ -436,7 +417,6 @@ impl Shared {
             (SIGCHLD, Some(target)) if job_control_stop(target) => self.suspend(target),
             (SIGCHLD, _) => {}
             (SIGCONT, _) => self.resume(),
-            (SIGTSTP, None) if self.stops => sys::stop_process_group(),
             (_, Some(target)) => {
                 if let Some(signal) = Signal::from_named_raw(signal) {
                     let _ = kill_process_group(target, signal);

@@ -11,27 +11,24 @@ use std::sync::Arc;
 
 use rustix::process::{kill_current_process_group, Pid, Signal};
 
-/// Turns a `-1` return into the `errno` error.
-fn check(ret: libc::c_int) -> io::Result<()> {
-    match ret {
-        -1 => Err(io::Error::last_os_error()),
-        _ => Ok(()),
-    }
+/// An all-zero `sigaction`: `SIG_DFL`, no flags, an empty mask.
+fn no_action() -> libc::sigaction {
+    // SAFETY: `sigaction` is plain data (integers, a mask, a handler
+    // address); all zeroes is a valid value of it.
+    unsafe { std::mem::zeroed() }
 }
 
 /// Sets the action of `signal` to `handler` (`SIG_IGN` or `SIG_DFL`) and
-/// returns the action it replaced, for [`restore`].
-fn set_action(signal: i32, handler: libc::sighandler_t) -> io::Result<libc::sigaction> {
-    // SAFETY: `sigaction` is plain data (integers, a mask, a handler
-    // address); all zeroes is a valid value of it.
-    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+/// returns the action it replaced, for [`restore`]. It cannot fail for a
+/// valid signal and valid pointers (EINVAL and EFAULT are the only errors).
+fn set_action(signal: i32, handler: libc::sighandler_t) -> libc::sigaction {
+    let mut action = no_action();
     action.sa_sigaction = handler;
-    let mut old = MaybeUninit::<libc::sigaction>::uninit();
+    let mut old = no_action();
     // SAFETY: both pointers are valid for a `sigaction`; the kernel reads
-    // the first and fills the second on success.
-    check(unsafe { libc::sigaction(signal, &action, old.as_mut_ptr()) })?;
-    // SAFETY: filled by the successful call above.
-    Ok(unsafe { old.assume_init() })
+    // the first and fills the second.
+    unsafe { libc::sigaction(signal, &action, &mut old) };
+    old
 }
 
 /// Puts back an action that [`set_action`] returned.
@@ -42,21 +39,13 @@ fn restore(signal: i32, action: &libc::sigaction) {
 }
 
 /// Whether `signal` is ignored (`SIG_IGN`), as this process inherited it.
-/// An error (an invalid signal) counts as not ignored.
+/// An invalid signal counts as not ignored.
 pub(crate) fn is_ignored(signal: i32) -> bool {
-    let mut old = MaybeUninit::<libc::sigaction>::uninit();
-    // SAFETY: a null new action only reads the current one into `old`,
-    // which the kernel fills on success.
-    if unsafe { libc::sigaction(signal, std::ptr::null(), old.as_mut_ptr()) } != 0 {
-        return false;
-    }
-    // SAFETY: filled by the successful call above.
-    unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
-}
-
-/// Gives `signal` its default action.
-pub(crate) fn set_default(signal: i32) -> io::Result<()> {
-    set_action(signal, libc::SIG_DFL).map(drop)
+    let mut old = no_action();
+    // SAFETY: a null new action only reads the current one into `old`, a
+    // valid `sigaction`; on failure `old` stays `SIG_DFL`.
+    unsafe { libc::sigaction(signal, std::ptr::null(), &mut old) };
+    old.sa_sigaction == libc::SIG_IGN
 }
 
 /// Changes the calling thread's mask for `signal` (`how`: `SIG_BLOCK` or
@@ -84,9 +73,21 @@ fn set_mask(old: &libc::sigset_t) {
 }
 
 /// Blocks `signal` in the calling thread, and so in every thread it starts
-/// afterwards. Children do not inherit it: std empties the mask before exec.
+/// afterwards. A child inherits the mask of the thread that spawns it (std
+/// leaves it as it is): spawn with [`unblocked`].
 pub(crate) fn block(signal: i32) -> io::Result<()> {
     mask(libc::SIG_BLOCK, signal).map(drop)
+}
+
+/// Runs `spawn` with `signal` unblocked in the calling thread, so that the
+/// child it spawns starts with it unblocked.
+pub(crate) fn unblocked<T>(signal: i32, spawn: impl FnOnce() -> T) -> T {
+    let old = mask(libc::SIG_UNBLOCK, signal);
+    let spawned = spawn();
+    if let Ok(old) = old {
+        set_mask(&old);
+    }
+    spawned
 }
 
 /// Stops this process and the rest of its process group, as Ctrl-Z would
@@ -100,13 +101,10 @@ pub(crate) fn stop_process_group() {
     // the default action, raised in this thread, so that the stop happens
     // before `raise` returns; then our handler again. A SIGCONT discards
     // any stop still pending, so none reaches the handler afterwards.
-    let Ok(handler) = set_action(libc::SIGTSTP, libc::SIG_IGN) else {
-        return;
-    };
+    let handler = set_action(libc::SIGTSTP, libc::SIG_IGN);
     let _ = kill_current_process_group(Signal::TSTP);
-    if set_action(libc::SIGTSTP, libc::SIG_DFL).is_ok() {
-        let _ = signal_hook::low_level::raise(libc::SIGTSTP);
-    }
+    set_action(libc::SIGTSTP, libc::SIG_DFL);
+    let _ = signal_hook::low_level::raise(libc::SIGTSTP);
     restore(libc::SIGTSTP, &handler);
 }
 

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use rustix::process::{getpgrp, Pid};
-use rustix::termios::{isatty, tcgetpgrp, tcsetpgrp};
+use rustix::termios::{tcgetpgrp, tcsetpgrp};
 
 use crate::sys;
 
@@ -30,7 +30,8 @@ impl Terminal {
     /// `None` for a process without one (a CI job, a daemon).
     pub(crate) fn open() -> Option<Terminal> {
         let stdin = std::io::stdin();
-        let tty: OwnedFd = if isatty(&stdin) && tcgetpgrp(&stdin).is_ok() {
+        // tcgetpgrp works only on this process's controlling terminal.
+        let tty: OwnedFd = if tcgetpgrp(&stdin).is_ok() {
             stdin.as_fd().try_clone_to_owned().ok()?
         } else {
             File::options()
