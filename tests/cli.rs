@@ -572,3 +572,44 @@ fn stop_signal_picks_the_signal_that_stops_the_program() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output).1.contains("NOPE"));
 }
+
+#[test]
+fn stop_with_parent_stops_the_program_once_the_parent_is_killed() {
+    for flag in [true, false] {
+        let pid_file = scratch(&format!("orphan-{flag}"));
+        let program = format!(
+            r#"echo $$ > "{}"; echo 4000 >&"${{2%%:*}}"; exec sleep 300"#,
+            pid_file.display()
+        );
+        // bash is dynamic-port's parent, and is killed.
+        let run = format!(
+            "{} run {} -- bash -c '{program}' bash >/dev/null & wait",
+            env!("CARGO_BIN_EXE_dynamic-port"),
+            if flag {
+                "--stop-with-parent --grace 1"
+            } else {
+                ""
+            }
+        );
+        let mut parent = Command::new("bash")
+            .args(["-c", &run])
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = pid_in(&pid_file);
+        parent.kill().unwrap();
+        parent.wait().unwrap();
+        let gone_in_a_second = eventually(Duration::from_secs(1), || {
+            matches!(state(&pid), None | Some('Z'))
+        });
+        if flag {
+            assert!(gone_in_a_second, "{pid} outlived its parent's parent");
+        } else {
+            // Without the flag it runs on, as a server started with `&` should.
+            assert!(!gone_in_a_second);
+            kill(&pid);
+        }
+        let _ = std::fs::remove_file(pid_file);
+    }
+}

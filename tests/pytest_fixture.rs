@@ -130,3 +130,44 @@ fn a_server_that_fails_to_start_fails_the_session_with_a_reason() {
     assert!(all.contains("the server did not start (exit 3)"), "{all}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_session_killed_by_sigkill_leaves_no_server_behind() {
+    let dir = scratch("killed");
+    std::fs::write(dir.join("conftest.py"), fixture_from_readme()).unwrap();
+    std::fs::write(dir.join("server.py"), SERVER).unwrap();
+    let slow = "import time\n\ndef test_slow(server_port):\n    open('started', 'w').close()\n    time.sleep(60)\n";
+    std::fs::write(dir.join("test_slow.py"), slow).unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_dynamic-port"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut pytest = Command::new(PYTHON)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .current_dir(&dir)
+        .env("PATH", path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !dir.join("started").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the session never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid: u32 = std::fs::read_to_string(dir.join("server.pid"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    pytest.kill().unwrap();
+    pytest.wait().unwrap();
+    assert!(gone(pid), "the server {pid} outlived pytest by a second");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -8,7 +8,6 @@
 //! The children say what they saw as `KEY: value` lines on stdout
 //! ([`say`]); a parent finds them with [`marker`] or [`wait_for_marker`].
 
-
 use super::*;
 use std::time::Duration;
 

@@ -102,6 +102,12 @@ pub(crate) struct Run {
     /// srun kills its task at once on TERM but passes INT on: use INT there.
     #[arg(long, value_name = "SIG", value_parser = signal, default_value = "TERM")]
     pub(crate) stop_signal: Signal,
+    /// Stop the program (the stop signal, SIGKILL after the grace) within a
+    /// second once dynamic-port's own parent is gone, however it went
+    /// (SIGKILL included): for test fixtures, whose runner may die without
+    /// cleaning up.
+    #[arg(long)]
+    pub(crate) stop_with_parent: bool,
     /// Where the program's stdout goes.
     #[arg(long, value_name = "WHERE", value_enum, default_value_t = ProgramStdout::Stderr)]
     pub(crate) program_stdout: ProgramStdout,

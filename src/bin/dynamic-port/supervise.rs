@@ -38,6 +38,8 @@ const RELAY_IDLE: Duration = Duration::from_millis(200);
 
 /// Runs `dynamic-port run`: returns the exit code, or the failure to report.
 pub(crate) fn run(run: &Run) -> Result<ExitCode, Failure> {
+    // Before anything can take long: the parent whose end `--stop-with-parent` watches for.
+    let parent = rustix::process::getppid();
     // Before any thread is started (threads inherit the mask), and before
     // the program is spawned (so that no signal is missed: one that comes
     // before the supervisor's thread runs waits for it).
@@ -47,7 +49,38 @@ pub(crate) fn run(run: &Run) -> Result<ExitCode, Failure> {
     let (program, port) = Program::start(run, terminal.clone())?;
     // Its thread runs until dynamic-port exits.
     let supervisor = Supervisor::start(signals, program.group, terminal.clone());
+    if run.stop_with_parent {
+        watch_parent(parent, program.group, &supervisor, run);
+    }
     supervise(run, program, port, &supervisor)
+}
+
+/// How often `--stop-with-parent` looks at dynamic-port's parent.
+const PARENT_POLL: Duration = Duration::from_millis(100);
+
+/// With `--stop-with-parent`: a thread that, once dynamic-port is orphaned
+/// (its parent pid changed: the parent died, however it died), stops the
+/// program's process group and `--then`'s (the stop signal, SIGCONT, then
+/// SIGKILL after the grace). The main thread then sees the program exit,
+/// and dynamic-port exits with its status. Polling `getppid()` works on
+/// every Unix, and a parent's death by SIGKILL sends nothing else.
+fn watch_parent(parent: Option<Pid>, program: Option<Pid>, supervisor: &Supervisor, run: &Run) {
+    let shared = Arc::clone(&supervisor.shared);
+    let (stop, grace) = (run.stop_signal, run.grace);
+    std::thread::spawn(move || {
+        while rustix::process::getppid() == parent {
+            std::thread::sleep(PARENT_POLL);
+        }
+        let groups = || [program, shared.target()].into_iter().flatten();
+        for group in groups() {
+            let _ = kill_process_group(group, stop);
+            let _ = kill_process_group(group, Signal::CONT);
+        }
+        std::thread::sleep(grace);
+        for group in groups().chain(program) {
+            let _ = kill_process_group(group, Signal::KILL);
+        }
+    });
 }
 
 /// Waits for the report, prints it, and stays with the program or runs
