@@ -171,3 +171,18 @@ fn a_command_that_carries_a_writer_is_refused_by_spawn() {
     writer.pass_to_env(&mut by_env);
     assert!(dynamic_port::spawn(&mut by_env).is_err());
 }
+
+#[test]
+fn a_named_writer_whose_path_cannot_be_looked_at_is_an_io_error_not_abandoned() {
+    // A regular file where a directory should be: ENOTDIR, not "gone".
+    let file = std::env::temp_dir().join(format!("dp-notdir-{}", std::process::id()));
+    std::fs::write(&file, b"").unwrap();
+    let text = format!("fifo:1:2:{}/port", file.display());
+    let writer: DynamicPortWriter = text.parse().unwrap();
+    let err = writer.report(4242).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    std::fs::remove_file(file).unwrap();
+    // A path that is gone is the parent's going: Abandoned.
+    let gone: DynamicPortWriter = "fifo:1:2:/nonexistent-dp/port".parse().unwrap();
+    assert_eq!(gone.report(4242).unwrap_err().kind(), ErrorKind::Abandoned);
+}

@@ -275,6 +275,15 @@ fn a_bad_report_is_quoted_escaped_and_cut_in_its_error() {
         "{message}"
     );
     stop(child);
+    // Exactly 40 bytes are shown whole, without the cut's note.
+    let (child, port) = bash_writes(r#"printf '%s\n' "$(printf 'z%.0s' {1..40})" >&"$FD""#);
+    let message = port.wait().unwrap_err().to_string();
+    assert!(
+        message.contains(&format!("\"{}\"", "z".repeat(40))),
+        "{message}"
+    );
+    assert!(!message.contains("bytes in all"), "{message}");
+    stop(child);
 }
 
 #[test]

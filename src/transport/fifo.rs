@@ -335,4 +335,17 @@ mod tests {
         // /tmp-like: sticky and root's, fine for everyone.
         assert_eq!(why_unfit(Path::new("/tmp")), None);
     }
+
+    #[test]
+    fn a_sticky_base_dir_of_another_user_is_unfit() {
+        if sys::effective_uid() != 0 {
+            return; // only root can give a directory away
+        }
+        let theirs = dir("theirs", 0o1777);
+        std::os::unix::fs::chown(&theirs, Some(4242), Some(4242)).unwrap();
+        assert!(why_unfit(&theirs).unwrap().contains("belongs to uid 4242"));
+        std::os::unix::fs::chown(&theirs, Some(0), Some(0)).unwrap();
+        assert_eq!(why_unfit(&theirs), None);
+        std::fs::remove_dir(theirs).unwrap();
+    }
 }

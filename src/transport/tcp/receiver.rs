@@ -504,3 +504,76 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::protocol;
+
+    /// The plain report's grammar.
+    const PORT: Grammar<u16> = Grammar {
+        capacity: protocol::MAX_REPORT_LEN,
+        parse: |bytes, end, _| protocol::parse_report(bytes, end),
+    };
+
+    #[test]
+    fn a_flood_of_short_connections_costs_no_memory_beyond_the_open_ones() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let at = listener.local_addr().unwrap();
+        let mut receiver = TcpReceiver::new(listener, &"ab".repeat(16));
+        let bound = 2 * MAX_CONNECTIONS + 2 * ACCEPTS_PER_ROUND;
+        let started = Instant::now();
+        for _ in 0..60 {
+            // A batch of silent ones, partial ones and wrong tokens, held
+            // open until the parent has read them, then closed.
+            let batch: Vec<TcpStream> = (0..ACCEPTS_PER_ROUND)
+                .map(|i| {
+                    let stream = TcpStream::connect(at).unwrap();
+                    match i % 3 {
+                        0 => {}
+                        1 => (&stream).write_all(b"0123").unwrap(),
+                        _ => (&stream).write_all(&[b'f'; 33]).unwrap(),
+                    }
+                    stream
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(5));
+            // As poll(2) or the reactor would say: the listener is ready.
+            receiver.accept_now = true;
+            assert!(matches!(receiver.read(&PORT), Received::WouldBlock));
+            drop(batch);
+            std::thread::sleep(Duration::from_millis(5));
+            let open: Vec<Id> = receiver.connections.keys().copied().collect();
+            receiver.ready.state.lock().unwrap().ids.extend(open);
+            assert!(matches!(receiver.read(&PORT), Received::WouldBlock));
+            assert!(started.elapsed() < Duration::from_secs(20));
+            assert!(
+                receiver.deadlines.len() <= bound,
+                "{} deadlines",
+                receiver.deadlines.len()
+            );
+            assert!(
+                receiver.silent.len() <= bound,
+                "{} silent",
+                receiver.silent.len()
+            );
+            assert!(
+                receiver.partial.len() <= bound,
+                "{} partial",
+                receiver.partial.len()
+            );
+        }
+        assert_eq!(receiver.next_id, 60 * ACCEPTS_PER_ROUND as u64);
+        // Every one ended and was read to its end: none is held.
+        assert!(
+            receiver.connections.is_empty(),
+            "{} open",
+            receiver.connections.len()
+        );
+    }
+}
