@@ -66,6 +66,22 @@ fn a_server_is_reached_at_its_address_and_stop_reaps_it() {
 }
 
 #[test]
+fn rust_children_start_as_servers_with_one_or_several_endpoints() {
+    // The test binary itself, as a Rust child of this crate's API.
+    let server = Server::start(&mut child(Role::Serve)).unwrap();
+    assert_eq!(
+        support::greeting(server.port()),
+        support::port_line(server.port())
+    );
+    let pid = server.id();
+    drop(server);
+    assert!(reaped(pid));
+    let server = Server::start(&mut child(Role::ServeTwo)).unwrap();
+    support::check_two_endpoints(server.addrs());
+    assert_eq!(server.addr(), server.addrs()["http"]);
+}
+
+#[test]
 fn named_endpoints_and_the_first_one() {
     let mut command =
         bash(r#"echo "http=127.0.0.1:8080 admin=[::1]:9090" >&"${2%%:*}"; exec sleep 30"#);
