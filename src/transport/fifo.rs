@@ -272,11 +272,16 @@ impl FifoWriter {
 /// Makes a fresh directory with mode 0700 in `base`, retrying on a name
 /// that exists (which may be another user's trap in a shared directory).
 fn make_private_dir(base: &Path) -> io::Result<NamedDir> {
+    make_private_dir_from(base, std::iter::repeat_with(fresh_name))
+}
+
+/// [`make_private_dir`] with the names to try, at most 16 of them.
+fn make_private_dir_from(base: &Path, names: impl Iterator<Item = String>) -> io::Result<NamedDir> {
     let mut builder = DirBuilder::new();
     builder.mode(0o700);
     let mut last = None;
-    for _ in 0..16 {
-        let path = base.join(fresh_name());
+    for name in names.take(16) {
+        let path = base.join(name);
         match builder.create(&path) {
             Ok(()) => return Ok(NamedDir { path }),
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => last = Some(err),
@@ -334,6 +339,26 @@ mod tests {
             .contains("not a directory"));
         // /tmp-like: sticky and root's, fine for everyone.
         assert_eq!(why_unfit(Path::new("/tmp")), None);
+    }
+
+    #[test]
+    fn a_private_dir_passes_over_names_that_exist_and_fails_on_other_errors() {
+        let base = dir("names", 0o700);
+        std::fs::create_dir(base.join("taken")).unwrap();
+        let names = ["taken", "taken", "free"].map(String::from);
+        let made = make_private_dir_from(&base, names.into_iter()).unwrap();
+        assert_eq!(made.path, base.join("free"));
+        let mode = std::fs::metadata(&made.path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        drop(made);
+        assert!(!base.join("free").exists(), "removed when dropped");
+        // Only names that exist: AlreadyExists after trying them all.
+        let err = make_private_dir_from(&base, std::iter::repeat("taken".to_owned())).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        // Another error is not retried: a name under a missing directory.
+        let err = make_private_dir_from(&base, ["missing/x".to_owned()].into_iter()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        std::fs::remove_dir_all(base).unwrap();
     }
 
     #[test]
