@@ -236,6 +236,9 @@ fn a_server_stops_within_a_second_when_its_parent_is_killed() {
         let grandchild = marker(&mut out, "GRANDCHILD");
         let server = marker(&mut out, "SERVER");
         marker(&mut out, "READY");
+        // Give the relay a moment to pass on the server's first line, which
+        // it read before the report but may not have written yet.
+        std::thread::sleep(Duration::from_millis(300));
         // SAFETY: kill with a pid of our own child and a signal number.
         assert_eq!(unsafe { libc::kill(parent.id() as i32, signal) }, 0);
         let killed_at = Instant::now();
