@@ -221,10 +221,22 @@ fn a_report_followed_at_once_by_a_flood_still_resolves() {
 fn a_child_that_presented_the_token_is_never_evicted_by_a_flood() {
     let (writer, port, _token, at) = remote("127.0.0.1:0");
     let parent = parent_waits(port);
-    // The token now, the report once the flood is over.
-    let mut child = bash_reporter(&writer, "4444", true);
+    // It connects and says nothing at first (so it is among the silent
+    // ones), then sends the token, and the report once the flood is over.
+    let script = r#"
+        text=${DYNAMIC_PORT_WRITER#tcp:}; token=${text%@*}; addr=${text#*@}
+        exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}"
+        sleep 0.3
+        printf '%s ' "$token" >&3
+        read -r go
+        printf '4444\n' >&3
+    "#;
+    let mut command = Command::new("bash");
+    command.args(["-c", script]).stdin(Stdio::piped());
+    writer.pass_to_env(&mut command);
+    let mut child = command.spawn().unwrap();
     drop(writer);
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(600));
     // Far more connections than the parent holds, all silent, within a
     // few seconds (less than a connection's deadline of 5).
     let started = Instant::now();

@@ -307,3 +307,15 @@ fn a_pending_future_shows_what_it_read_and_watches() {
     assert!(shown.contains("received: \"80\""), "{shown}");
     stop(child);
 }
+
+#[test]
+fn an_unwatched_report_without_its_newline_counts_at_end_of_stream() {
+    // The five steps without `watch`: only the end of stream says it is whole.
+    let (writer, port) = dynamic_port::DynamicPortWriter::create().unwrap();
+    let mut command = support::bash(r#"printf 4343 >&"${2%%:*}""#);
+    writer.pass_to(&mut command);
+    let mut child = command.spawn().unwrap();
+    drop(writer);
+    assert_eq!(port.timeout(SAFETY).wait().unwrap(), 4343);
+    wait_with_deadline(&mut child);
+}

@@ -521,6 +521,99 @@ mod tests {
     };
 
     #[test]
+    fn at_most_the_limit_of_connections_is_held_open() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let at = listener.local_addr().unwrap();
+        let mut receiver = TcpReceiver::new(listener, &"ab".repeat(16));
+        let mut held = Vec::new();
+        for _ in 0..(MAX_CONNECTIONS + 40) / ACCEPTS_PER_ROUND + 1 {
+            for _ in 0..ACCEPTS_PER_ROUND {
+                held.push(TcpStream::connect(at).unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            receiver.accept_now = true;
+            assert!(matches!(receiver.read(&PORT), Received::WouldBlock));
+        }
+        assert!(held.len() > MAX_CONNECTIONS);
+        assert_eq!(receiver.connections.len(), MAX_CONNECTIONS);
+    }
+
+    #[test]
+    fn room_is_made_among_the_silent_first_then_the_partial() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let at = listener.local_addr().unwrap();
+        let mut receiver = TcpReceiver::new(listener, &"ab".repeat(16));
+        let take_in =
+            |receiver: &mut TcpReceiver, streams: &mut Vec<TcpStream>, n: usize, bytes: &[u8]| {
+                // In rounds the listener's backlog holds.
+                let mut left = n;
+                while left > 0 {
+                    let round = left.min(ACCEPTS_PER_ROUND);
+                    for _ in 0..round {
+                        let stream = TcpStream::connect(at).unwrap();
+                        (&stream).write_all(bytes).unwrap();
+                        streams.push(stream);
+                    }
+                    left -= round;
+                    std::thread::sleep(Duration::from_millis(5));
+                    receiver.accept_now = true;
+                    assert!(matches!(receiver.read(&PORT), Received::WouldBlock));
+                }
+            };
+        let mut held = Vec::new();
+        // Two silent ones (the oldest); the first then sends part of a token.
+        take_in(&mut receiver, &mut held, 2, b"");
+        held[0].write_all(b"ab").unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        receiver.ready.state.lock().unwrap().ids.push(0);
+        assert!(matches!(receiver.read(&PORT), Received::WouldBlock));
+        // Then partial tokens up to the limit.
+        take_in(&mut receiver, &mut held, MAX_CONNECTIONS - 2, b"ab");
+        assert_eq!(receiver.connections.len(), MAX_CONNECTIONS);
+        let silent: Vec<Id> = receiver
+            .connections
+            .iter()
+            .filter(|(_, c)| c.received.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(silent, [1]);
+        // One more partial one: the silent one goes, not the older partial one.
+        take_in(&mut receiver, &mut held, 1, b"ab");
+        assert_eq!(receiver.connections.len(), MAX_CONNECTIONS);
+        assert!(!receiver.connections.contains_key(&1));
+        assert!(receiver.connections.contains_key(&0));
+        assert!(receiver
+            .connections
+            .values()
+            .all(|c| !c.received.is_empty()));
+        // Another: now the oldest partial one, the first, goes.
+        take_in(&mut receiver, &mut held, 1, b"ab");
+        assert!(!receiver.connections.contains_key(&0));
+        assert!(receiver.connections.contains_key(&2));
+        // One more: now the next oldest partial one goes.
+        take_in(&mut receiver, &mut held, 1, b"ab");
+        assert!(!receiver.connections.contains_key(&2));
+        assert!(receiver.connections.contains_key(&3));
+        // A whole right token is never made room for: the newest goes instead.
+        let mut proven = Vec::new();
+        take_in(
+            &mut receiver,
+            &mut proven,
+            1,
+            format!("{} ", "ab".repeat(16)).as_bytes(),
+        );
+        let child = receiver.next_id - 1;
+        assert!(receiver.connections[&child].proven);
+        take_in(&mut receiver, &mut held, MAX_CONNECTIONS, b"ab");
+        assert!(
+            receiver.connections.contains_key(&child),
+            "the child was made room for"
+        );
+    }
+
+    #[test]
     fn a_flood_of_short_connections_costs_no_memory_beyond_the_open_ones() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
