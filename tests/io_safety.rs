@@ -21,6 +21,13 @@ fn a_writer_naming_a_std_pipe_of_this_process_refuses_and_leaves_it_open() {
     let fd = writer.as_raw_fd();
     for text in [fd.to_string(), format!("{fd}:pipe:{}", inode_of(fd))] {
         let parsed: DynamicPortWriter = text.parse().unwrap();
+        // A bare fd that is a pipe's write end learns its pipe, and is not
+        // the creator's.
+        assert_eq!(parsed.to_string(), format!("{fd}:pipe:{}", inode_of(fd)));
+        assert!(
+            format!("{parsed:?}").contains("creator: false"),
+            "{parsed:?}"
+        );
         let err = parsed.report(4321).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotInherited, "{text}: {err}");
         assert!(err.to_string().contains("not inherited"), "{err}");

@@ -151,7 +151,8 @@ fn debug_output_names_each_kind_and_never_the_token() {
         shown.contains(named.path().unwrap().to_str().unwrap()),
         "{shown}"
     );
-    let (remote, _r) = DynamicPortWriter::create_remote("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (remote, remote_port) =
+        DynamicPortWriter::create_remote("127.0.0.1:0".parse().unwrap()).unwrap();
     let shown = format!("{remote:?}");
     let (token, _) = support::token_and_addr(&remote);
     assert!(
