@@ -160,6 +160,14 @@ fn debug_output_names_each_kind_and_never_the_token() {
         "{shown}"
     );
     assert!(!shown.contains(&token), "the token is a secret: {shown}");
+    // Nor does the parent's future show it; it shows where it listens.
+    let shown = format!("{remote_port:?}");
+    assert!(shown.contains("TcpReceiver"), "{shown}");
+    assert!(
+        shown.contains(&remote.remote_addr().unwrap().to_string()),
+        "{shown}"
+    );
+    assert!(!shown.contains(&token), "the token is a secret: {shown}");
     // And what a writer names, by kind.
     assert_eq!((named.fd(), remote.fd()), (None, None));
     assert_eq!((pipe.path(), remote.path()), (None, None));
