@@ -186,3 +186,26 @@ fn a_named_writer_whose_path_cannot_be_looked_at_is_an_io_error_not_abandoned() 
     let gone: DynamicPortWriter = "fifo:1:2:/nonexistent-dp/port".parse().unwrap();
     assert_eq!(gone.report(4242).unwrap_err().kind(), ErrorKind::Abandoned);
 }
+
+#[test]
+fn an_inherited_pipe_whose_write_failed_stays_for_another_try() {
+    let (writer, port) = DynamicPortWriter::create().unwrap();
+    let mut command = support::child(support::Role::ReportIntoAFullPipe);
+    command.stdout(std::process::Stdio::piped());
+    writer.pass_to(&mut command);
+    let mut child = command.spawn().unwrap();
+    drop(writer);
+    let out = support::stdout_of(&mut child);
+    // EAGAIN into a full pipe: an I/O error, the fd kept, and the retry is
+    // a retry (EAGAIN again), not "already reported" nor "not inherited".
+    assert_eq!(support::marker(&out, "FIRST"), Some("Io"), "{out}");
+    assert_eq!(support::marker(&out, "FIRST_FD_OPEN"), Some("yes"), "{out}");
+    assert_eq!(support::marker(&out, "SECOND"), Some("Io"), "{out}");
+    assert_eq!(
+        support::marker(&out, "SECOND_FD_OPEN"),
+        Some("yes"),
+        "{out}"
+    );
+    drop(port);
+    wait_with_deadline(&mut child);
+}

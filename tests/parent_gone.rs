@@ -40,6 +40,8 @@ fn report_after_the_future_is_dropped(role: Role) -> String {
 fn dropped_future_makes_the_childs_report_return_abandoned() {
     let out = report_after_the_future_is_dropped(Role::ReportWhenTold);
     assert_eq!(marker(&out, "REPORT"), Some("Abandoned"), "{out}");
+    // Nobody will ever read it: the child holds no copy any more.
+    assert_eq!(marker(&out, "FD_OPEN"), Some("no"), "{out}");
     assert_eq!(marker(&out, "ALIVE"), Some("after the report"), "{out}");
 }
 

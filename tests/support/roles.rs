@@ -127,6 +127,8 @@ roles! {
         ReportTwice => "report-twice", report_twice;
         /// Reports when a line arrives on its stdin, and says how it went.
         ReportWhenTold => "report-when-told", report_when_told;
+        /// Fills its inherited pipe (made nonblocking) and reports into it twice.
+        ReportIntoAFullPipe => "report-into-a-full-pipe", report_into_a_full_pipe;
         /// `report-when-told` with SIGPIPE's default action (death), as a C program has it.
         ReportWhenToldDefaultSigpipe => "report-when-told-default-sigpipe",
             report_when_told_default_sigpipe;
@@ -341,11 +343,45 @@ fn report_twice() {
 /// that it is still alive (`ALIVE`).
 fn report_when_told() {
     let writer = given_writer();
+    let fd = writer.fd().unwrap();
     say("READY", "waiting");
     wait_for_go();
     let result = writer.where_to_listen();
     say("REPORT", kind_name(&result));
+    say("FD_OPEN", fd_open(fd));
     say("ALIVE", "after the report");
+}
+
+/// Whether fd `fd` is open in this process.
+fn fd_open(fd: i32) -> &'static str {
+    // SAFETY: F_GETFD takes no pointers; a closed fd is EBADF.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        "no"
+    } else {
+        "yes"
+    }
+}
+
+/// [`Role::ReportIntoAFullPipe`]: makes its inherited pipe nonblocking,
+/// fills it (the parent does not read), then reports twice, saying what
+/// each report returned and whether the fd is still open after each: a
+/// write that failed is not a report, so the fd stays for another try.
+fn report_into_a_full_pipe() {
+    let writer = given_writer();
+    let fd = writer.fd().unwrap();
+    // SAFETY: F_GETFL/F_SETFL take no pointers; `fd` is the inherited pipe.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+    let filler = [b'\n'; 4096];
+    // SAFETY: `filler` is valid for its length.
+    while unsafe { libc::write(fd, filler.as_ptr().cast(), filler.len()) } > 0 {}
+    let copy = writer.clone();
+    say("FIRST", kind_name(&writer.report(4000)));
+    say("FIRST_FD_OPEN", fd_open(fd));
+    say("SECOND", kind_name(&copy.report(4000)));
+    say("SECOND_FD_OPEN", fd_open(fd));
 }
 
 /// [`Role::ReportWhenToldDefaultSigpipe`]: [`report_when_told`] with
