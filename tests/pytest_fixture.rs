@@ -3,6 +3,8 @@
 //! server, and nothing is left running afterwards.
 #![cfg(feature = "cli")]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -53,25 +55,12 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Whether process `pid` is gone, waiting up to a second.
-fn gone(pid: u32) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(1) {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => return true,
-            Ok(stat) if stat.contains(") Z ") => return true,
-            Ok(_) => std::thread::sleep(Duration::from_millis(10)),
-        }
-    }
-    false
-}
-
 /// Debian's python3, whose pytest `ci/install-deps.sh` installs (a
 /// `python3` earlier on PATH, from pyenv say, may not have it).
 const PYTHON: &str = "/usr/bin/python3";
 
 /// pytest in `dir`, with the built `dynamic-port` first on PATH.
-fn pytest(dir: &Path) -> std::process::Output {
+fn pytest(dir: &Path) -> Command {
     let bin = Path::new(env!("CARGO_BIN_EXE_dynamic-port"))
         .parent()
         .unwrap();
@@ -80,12 +69,12 @@ fn pytest(dir: &Path) -> std::process::Output {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    Command::new(PYTHON)
+    let mut command = Command::new(PYTHON);
+    command
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .current_dir(dir)
-        .env("PATH", path)
-        .output()
-        .unwrap()
+        .env("PATH", path);
+    command
 }
 
 #[test]
@@ -94,7 +83,7 @@ fn the_readmes_pytest_fixture_starts_the_server_once_and_stops_it() {
     std::fs::write(dir.join("conftest.py"), fixture_from_readme()).unwrap();
     std::fs::write(dir.join("server.py"), SERVER).unwrap();
     std::fs::write(dir.join("test_app.py"), TESTS).unwrap();
-    let output = pytest(&dir);
+    let output = pytest(&dir).output().unwrap();
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -106,7 +95,10 @@ fn the_readmes_pytest_fixture_starts_the_server_once_and_stops_it() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(gone(pid), "the server {pid} outlived the session");
+    assert!(
+        support::gone_within(pid, Duration::from_secs(1)),
+        "the server {pid} outlived the session"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -120,7 +112,7 @@ fn a_server_that_fails_to_start_fails_the_session_with_a_reason() {
     )
     .unwrap();
     std::fs::write(dir.join("test_app.py"), TESTS).unwrap();
-    let output = pytest(&dir);
+    let output = pytest(&dir).output().unwrap();
     assert!(!output.status.success());
     let all = format!(
         "{}{}",
@@ -138,18 +130,7 @@ fn a_session_killed_by_sigkill_leaves_no_server_behind() {
     std::fs::write(dir.join("server.py"), SERVER).unwrap();
     let slow = "import time\n\ndef test_slow(server_port):\n    open('started', 'w').close()\n    time.sleep(60)\n";
     std::fs::write(dir.join("test_slow.py"), slow).unwrap();
-    let bin = Path::new(env!("CARGO_BIN_EXE_dynamic-port"))
-        .parent()
-        .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut pytest = Command::new(PYTHON)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-        .current_dir(&dir)
-        .env("PATH", path)
+    let mut pytest = pytest(&dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -168,6 +149,9 @@ fn a_session_killed_by_sigkill_leaves_no_server_behind() {
         .unwrap();
     pytest.kill().unwrap();
     pytest.wait().unwrap();
-    assert!(gone(pid), "the server {pid} outlived pytest by a second");
+    assert!(
+        support::gone_within(pid, Duration::from_secs(1)),
+        "the server {pid} outlived pytest by a second"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

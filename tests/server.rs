@@ -11,19 +11,13 @@ use std::time::{Duration, Instant};
 
 use dynamic_port::{ErrorKind, Server, SpawnOptions};
 use support::SERVER_WITH_GRANDCHILD;
-use support::{bash, child, Role, SAFETY};
+use support::{bash, child, gone_within, Role, SAFETY};
 
-/// Whether process `pid` is gone (or a zombie nobody reaps yet), waiting up to `within`.
-fn gone_within(pid: u32, within: Duration) -> bool {
-    let started = Instant::now();
-    loop {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => return true,
-            Ok(stat) if stat.contains(") Z ") => return true,
-            Ok(_) if started.elapsed() > within => return false,
-            Ok(_) => std::thread::sleep(Duration::from_millis(5)),
-        }
-    }
+/// Whether every one of `pids` is gone within a second of `since`.
+fn all_gone_within_a_second_of(since: Instant, pids: &[u32]) -> Option<u32> {
+    pids.iter()
+        .copied()
+        .find(|&pid| !gone_within(pid, Duration::from_secs(1).saturating_sub(since.elapsed())))
 }
 
 /// Whether `pid` is gone and reaped: no entry in /proc at all.
@@ -243,15 +237,11 @@ fn a_server_stops_within_a_second_when_its_parent_is_killed() {
         assert_eq!(unsafe { libc::kill(parent.id() as i32, signal) }, 0);
         let killed_at = Instant::now();
         parent.wait().unwrap();
-        for pid in [server, grandchild] {
-            assert!(
-                gone_within(
-                    pid,
-                    Duration::from_secs(1).saturating_sub(killed_at.elapsed())
-                ),
-                "signal {signal}: {pid} outlived its parent by a second"
-            );
-        }
+        let left = all_gone_within_a_second_of(killed_at, &[server, grandchild]);
+        assert_eq!(
+            left, None,
+            "signal {signal}: it outlived its parent by a second"
+        );
         // What the server wrote to stderr reached the parent's stderr.
         let mut stderr = String::new();
         parent
@@ -275,15 +265,8 @@ fn a_server_in_a_static_stops_within_a_second_when_its_parent_exits() {
     marker(&mut out, "READY");
     assert!(parent.wait().unwrap().success());
     let exited_at = Instant::now();
-    for pid in [server, grandchild] {
-        assert!(
-            gone_within(
-                pid,
-                Duration::from_secs(1).saturating_sub(exited_at.elapsed())
-            ),
-            "{pid} outlived its parent by a second"
-        );
-    }
+    let left = all_gone_within_a_second_of(exited_at, &[server, grandchild]);
+    assert_eq!(left, None, "it outlived its parent by a second");
 }
 
 #[cfg(feature = "rt-tokio")]

@@ -50,6 +50,19 @@ pub fn child(role: Role) -> Command {
     command
 }
 
+/// Whether process `pid` is gone (or a zombie nobody reaps yet), waiting up to `within`.
+pub fn gone_within(pid: u32, within: Duration) -> bool {
+    let started = Instant::now();
+    loop {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return true,
+            Ok(stat) if stat.contains(") Z ") => return true,
+            Ok(_) if started.elapsed() > within => return false,
+            Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
 /// A bash child that runs `script`, with `$0` set to `bash`: the writer
 /// flag that `pass_to` appends arrives as `$1` and `$2`.
 pub fn bash(script: &str) -> Command {

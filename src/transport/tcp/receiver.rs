@@ -520,12 +520,17 @@ mod tests {
         parse: |bytes, end, _| protocol::parse_report(bytes, end),
     };
 
-    #[test]
-    fn at_most_the_limit_of_connections_is_held_open() {
+    /// A receiver on a fresh loopback listener, and where it listens.
+    fn receiver() -> (TcpReceiver, std::net::SocketAddr) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let at = listener.local_addr().unwrap();
-        let mut receiver = TcpReceiver::new(listener, &"ab".repeat(16));
+        (TcpReceiver::new(listener, &"ab".repeat(16)), at)
+    }
+
+    #[test]
+    fn at_most_the_limit_of_connections_is_held_open() {
+        let (mut receiver, at) = receiver();
         let mut held = Vec::new();
         for _ in 0..(MAX_CONNECTIONS + 40) / ACCEPTS_PER_ROUND + 1 {
             for _ in 0..ACCEPTS_PER_ROUND {
@@ -541,10 +546,7 @@ mod tests {
 
     #[test]
     fn room_is_made_among_the_silent_first_then_the_partial() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let at = listener.local_addr().unwrap();
-        let mut receiver = TcpReceiver::new(listener, &"ab".repeat(16));
+        let (mut receiver, at) = receiver();
         let take_in =
             |receiver: &mut TcpReceiver, streams: &mut Vec<TcpStream>, n: usize, bytes: &[u8]| {
                 // In rounds the listener's backlog holds.
@@ -615,10 +617,7 @@ mod tests {
 
     #[test]
     fn a_flood_of_short_connections_costs_no_memory_beyond_the_open_ones() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let at = listener.local_addr().unwrap();
-        let mut receiver = TcpReceiver::new(listener, &"ab".repeat(16));
+        let (mut receiver, at) = receiver();
         let bound = 2 * MAX_CONNECTIONS + 2 * ACCEPTS_PER_ROUND;
         let started = Instant::now();
         for _ in 0..60 {
