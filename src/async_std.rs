@@ -41,6 +41,20 @@ pub async fn where_to_listen(writer: DynamicPortWriter) -> Result<TcpListener, E
 
 /// Binds `ip:0` and, once `listen()` has returned, reports the port; returns
 /// async-std's listener. See [`DynamicPortWriter::where_to_listen_on`].
+///
+/// # Example
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> { async_std::task::block_on(async {
+/// use std::net::Ipv6Addr;
+/// use dynamic_port::DynamicPortWriter;
+///
+/// let (writer, port) = DynamicPortWriter::create()?; // in one process, for show
+/// # if std::net::TcpListener::bind("[::1]:0").is_err() { return Ok(()) } // no IPv6 here
+/// let listener = dynamic_port::async_std::where_to_listen_on(writer, Ipv6Addr::LOCALHOST.into()).await?;
+/// assert_eq!(port.addr().await?, listener.local_addr()?); // `[::1]:PORT`
+/// # Ok(()) }) }
+/// ```
 pub async fn where_to_listen_on(
     writer: DynamicPortWriter,
     ip: IpAddr,

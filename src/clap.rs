@@ -29,12 +29,37 @@ use ::clap::Arg;
 use crate::{DynamicPortWriter, Error};
 
 /// The argument's id and long name: `dynamic-port-writer`.
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::DynamicPortWriter;
+///
+/// let (writer, _port) = DynamicPortWriter::create()?; // as if given by the parent
+/// let text = writer.to_string();
+/// let command = clap::Command::new("my-server").arg(dynamic_port::clap::arg());
+/// let matches = command.try_get_matches_from(["my-server", "--dynamic-port-writer", &text])?;
+/// assert_eq!(matches.get_one::<DynamicPortWriter>(dynamic_port::clap::ID), Some(&writer));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const ID: &str = "dynamic-port-writer";
 
 /// A required `--dynamic-port-writer <WRITER>` whose value is a [`DynamicPortWriter`].
 ///
 /// A missing or malformed value is a clap error, reported as clap reports
 /// any other.
+///
+/// # Example
+///
+/// ```
+/// use clap::error::ErrorKind;
+///
+/// let command = clap::Command::new("my-server").arg(dynamic_port::clap::arg());
+/// let missing = command.clone().try_get_matches_from(["my-server"]).unwrap_err();
+/// assert_eq!(missing.kind(), ErrorKind::MissingRequiredArgument);
+/// let stdout = command.try_get_matches_from(["my-server", "--dynamic-port-writer", "1"]);
+/// assert_eq!(stdout.unwrap_err().kind(), ErrorKind::ValueValidation); // fd 1 is never a writer
+/// ```
 pub fn arg() -> Arg {
     Arg::new(ID)
         .long(ID)

@@ -163,6 +163,19 @@ impl DynamicPortWriter {
     /// anything but exactly one encoded writer: empty, truncated, oversized,
     /// padded varints, trailing bytes, an fd over `i32::MAX`, or a path the
     /// text form would refuse.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use dynamic_port::{DynamicPortWriter, ErrorKind};
+    ///
+    /// // What a parent sent for `1000000:pipe:123456`: two varints and a tag.
+    /// let writer = DynamicPortWriter::from_postcard(&[0xc0, 0x84, 0x3d, 0x01, 0xc0, 0xc4, 0x07])?;
+    /// assert_eq!(writer.to_string(), "1000000:pipe:123456");
+    /// let err = DynamicPortWriter::from_postcard(&[0xc0, 0x84]).unwrap_err(); // truncated
+    /// assert_eq!(err.kind(), ErrorKind::MalformedWriter);
+    /// # Ok::<(), dynamic_port::Error>(())
+    /// ```
     pub fn from_postcard(bytes: &[u8]) -> Result<DynamicPortWriter, crate::Error> {
         use crate::error::{Error, ErrorKind};
         let malformed = |why: String| {

@@ -11,6 +11,21 @@ use crate::sys::{self, Exit};
 ///
 /// Returned by [`Error::kind`]. New kinds may be added, so a `match` needs a
 /// wildcard arm.
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::{DynamicPortWriter, ErrorKind};
+///
+/// let err = "not a writer".parse::<DynamicPortWriter>().unwrap_err();
+/// let advice = match err.kind() {
+///     ErrorKind::ChildExited | ErrorKind::ClosedWithoutReport => "read the child's stderr",
+///     ErrorKind::TimedOut => "give the child more time",
+///     ErrorKind::MalformedWriter => "pass on the writer the parent gave, as it is",
+///     _ => "read the message",
+/// };
+/// assert_eq!(advice, "pass on the writer the parent gave, as it is");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -23,17 +38,24 @@ pub enum ErrorKind {
     /// was killed before reporting. The message gives its exit code or
     /// signal; [`Error::exit_status`] the status.
     ChildExited,
-    /// Parent side: the child sent something that is not a port line
-    /// (garbage, port 0, a number over 65535, a sign, or more than 64 bytes).
-    /// Child side: [`report`](crate::DynamicPortWriter::report) was asked to
-    /// send port 0.
+    /// Parent side: the child sent something that is not a report (garbage,
+    /// port 0, a number over 65535, a sign, no end within the bound: 64
+    /// bytes for a [`PortFuture`](crate::PortFuture) or an
+    /// [`AddrFuture`](crate::AddrFuture), 4096 for the others), a
+    /// [line](crate::PortFuture::line) that is not UTF-8, or named or several
+    /// endpoints to a plain `PortFuture`. Child side:
+    /// [`report`](crate::DynamicPortWriter::report) was asked to send port 0,
+    /// or [`report_addrs`](crate::DynamicPortWriter::report_addrs) a bad endpoint.
     MalformedReport,
-    /// Parent side: the time given to [`PortFuture::timeout`](crate::PortFuture::timeout) passed first.
+    /// Parent side: the time given to [`PortFuture::timeout`](crate::PortFuture::timeout)
+    /// (or, for a [`Server`](crate::Server), to
+    /// [`SpawnOptions::timeout`](crate::SpawnOptions::timeout)) passed first.
     TimedOut,
     /// The text (or bytes, or env var) is not a dynamic port writer.
     MalformedWriter,
-    /// Child side: the fd the writer names is not open here, or is not the
-    /// pipe's write end the writer names. Nothing was written.
+    /// Child side: the fd the writer names is not open here, is not the
+    /// pipe's write end the writer names, or was not inherited; or a named
+    /// writer's path is not the FIFO named. Nothing was written.
     NotInherited,
     /// Child side: this writer (or a copy of it) has already reported a port.
     AlreadyReported,
@@ -142,6 +164,19 @@ impl Error {
     }
 
     /// What kind of failure this is.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use dynamic_port::ErrorKind;
+    ///
+    /// let (mut child, port) = dynamic_port::spawn(Command::new("sh").args(["-c", "exit 2"]))?;
+    /// let err = port.wait().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::ChildExited);
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }

@@ -50,12 +50,42 @@ use crate::{DynamicPortWriter, Error, PortFuture, SpawnOptions};
 /// # Errors
 ///
 /// As [`dynamic_port::spawn`](crate::spawn).
+///
+/// # Example
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> { smol::block_on(async {
+/// let mut command = std::process::Command::new("bash");
+/// command.args(["-c", r#"echo 8080 >&"${2%%:*}""#, "child"]);
+/// let (mut child, port) = dynamic_port::smol::spawn(command)?;
+/// assert_eq!(port.await?, 8080);
+/// child.status().await?;
+/// # Ok(()) }) }
+/// ```
 pub fn spawn(command: std::process::Command) -> Result<(Child, PortFuture), Error> {
     spawn_with(command, SpawnOptions::new())
 }
 
 /// [`spawn`] with [`SpawnOptions`]: the env var instead of the flag, or a
 /// named writer.
+///
+/// # Errors
+///
+/// As [`dynamic_port::spawn`](crate::spawn).
+///
+/// # Example
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> { smol::block_on(async {
+/// use dynamic_port::SpawnOptions;
+///
+/// let mut command = std::process::Command::new("sh");
+/// command.args(["-c", r#"echo 8080 >"${2#fifo:*:*:}""#, "child"]); // a FIFO's path
+/// let (mut child, port) = dynamic_port::smol::spawn_with(command, SpawnOptions::new().named())?;
+/// assert_eq!(port.await?, 8080);
+/// child.status().await?;
+/// # Ok(()) }) }
+/// ```
 pub fn spawn_with(
     mut command: std::process::Command,
     options: SpawnOptions,
@@ -105,6 +135,20 @@ pub async fn where_to_listen(writer: DynamicPortWriter) -> Result<TcpListener, E
 
 /// Binds `ip:0` and, once `listen()` has returned, reports the port; returns
 /// smol's listener. See [`DynamicPortWriter::where_to_listen_on`].
+///
+/// # Example
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> { smol::block_on(async {
+/// use std::net::Ipv6Addr;
+/// use dynamic_port::DynamicPortWriter;
+///
+/// let (writer, port) = DynamicPortWriter::create()?; // in one process, for show
+/// # if std::net::TcpListener::bind("[::1]:0").is_err() { return Ok(()) } // no IPv6 here
+/// let listener = dynamic_port::smol::where_to_listen_on(writer, Ipv6Addr::LOCALHOST.into()).await?;
+/// assert_eq!(port.addr().await?, listener.local_addr()?); // `[::1]:PORT`
+/// # Ok(()) }) }
+/// ```
 pub async fn where_to_listen_on(
     writer: DynamicPortWriter,
     ip: IpAddr,

@@ -91,12 +91,42 @@ pub struct SpawnOptions {
 
 impl SpawnOptions {
     /// The defaults of [`spawn`]: an inherited pipe, passed as the flag.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use dynamic_port::SpawnOptions;
+    ///
+    /// let mut command = Command::new("bash");
+    /// command.args(["-c", r#"echo 8080 >&"${2%%:*}""#, "child"]);
+    /// // The same as `dynamic_port::spawn(&mut command)`.
+    /// let (mut child, port) = SpawnOptions::new().spawn(&mut command)?;
+    /// assert_eq!(port.wait()?, 8080);
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> SpawnOptions {
         SpawnOptions::default()
     }
 
     /// Passes the writer in the env var `DYNAMIC_PORT_WRITER`
     /// ([`pass_to_env`](DynamicPortWriter::pass_to_env)) instead of the flag.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use dynamic_port::SpawnOptions;
+    ///
+    /// let mut command = Command::new("bash");
+    /// command.args(["-c", r#"echo 8080 >&"${DYNAMIC_PORT_WRITER%%:*}""#]);
+    /// let (mut child, port) = SpawnOptions::new().env().spawn(&mut command)?;
+    /// assert_eq!(command.get_args().count(), 2); // no flag was added
+    /// assert_eq!(port.wait()?, 8080);
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn env(mut self) -> SpawnOptions {
         self.env = true;
         self
@@ -107,6 +137,21 @@ impl SpawnOptions {
     /// and the spawn stays cheap however large the parent. The child must
     /// open the FIFO by path (every API of this crate does; a shell child
     /// needs the path, not an fd number).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use dynamic_port::SpawnOptions;
+    ///
+    /// let mut command = Command::new("sh");
+    /// // "$2" is `fifo:DEV:INODE:PATH`: the child writes to the path.
+    /// command.args(["-c", r#"echo 8080 >"${2#fifo:*:*:}""#, "child"]);
+    /// let (mut child, port) = SpawnOptions::new().named().spawn(&mut command)?;
+    /// assert_eq!(port.wait()?, 8080);
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn named(mut self) -> SpawnOptions {
         self.named = true;
         self
@@ -117,6 +162,25 @@ impl SpawnOptions {
     /// # Errors
     ///
     /// As [`spawn`].
+    ///
+    /// # Example
+    ///
+    /// One set of options for several children, each from a new `Command`:
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use dynamic_port::SpawnOptions;
+    ///
+    /// let options = SpawnOptions::new().env();
+    /// for port in [8080, 8081] {
+    ///     let mut command = Command::new("bash");
+    ///     command.args(["-c", r#"echo "$0" >&"${DYNAMIC_PORT_WRITER%%:*}""#, &port.to_string()]);
+    ///     let (mut child, reported) = options.spawn(&mut command)?;
+    ///     assert_eq!(reported.wait()?, port);
+    ///     child.wait()?;
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn spawn(&self, command: &mut Command) -> Result<(Child, PortFuture), Error> {
         let prepared = self.prepare(command)?;
         let spawned = command.spawn();

@@ -77,6 +77,25 @@ pub fn spawn(command: &mut Command) -> Result<(Child, PortFuture), Error> {
 
 /// [`spawn`] with [`SpawnOptions`]: the env var instead of the flag, or a
 /// named writer.
+///
+/// # Errors
+///
+/// As [`spawn`].
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use dynamic_port::SpawnOptions;
+///
+/// let mut command = tokio::process::Command::new("bash");
+/// command.args(["-c", r#"echo 8080 >&"${DYNAMIC_PORT_WRITER%%:*}""#]).kill_on_drop(true);
+/// let (mut child, port) = dynamic_port::tokio::spawn_with(&mut command, SpawnOptions::new().env())?;
+/// assert_eq!(port.await?, 8080);
+/// child.wait().await?;
+/// # Ok(()) }
+/// ```
 pub fn spawn_with(
     command: &mut Command,
     options: SpawnOptions,
@@ -90,6 +109,25 @@ pub fn spawn_with(
 
 /// [`PortFuture::watch`] for a tokio child: the future also fails once
 /// `child` exits without reporting. It never reaps the child.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use dynamic_port::{DynamicPortWriter, ErrorKind};
+///
+/// let (writer, port) = DynamicPortWriter::create_named()?;
+/// let mut command = tokio::process::Command::new("sh");
+/// command.args(["-c", "exit 3"]); // it dies without reporting
+/// writer.pass_to(command.as_std_mut());
+/// let mut child = command.spawn()?;
+/// // A named writer sees no end of stream: only the watch sees the child die.
+/// let err = dynamic_port::tokio::watch(port, &child).await.unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::ChildExited);
+/// assert_eq!(child.wait().await?.code(), Some(3));
+/// # Ok(()) }
+/// ```
 pub fn watch(port: PortFuture, child: &Child) -> PortFuture {
     // tokio forgets the id once it has reaped the child: it is gone.
     watched(port, child.id())
@@ -133,6 +171,25 @@ pub async fn where_to_listen(writer: DynamicPortWriter) -> Result<TcpListener, E
 
 /// Binds `ip:0` and, once `listen()` has returned, reports the port; returns
 /// tokio's listener. See [`DynamicPortWriter::where_to_listen_on`].
+///
+/// # Errors
+///
+/// As [`where_to_listen`].
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::net::Ipv6Addr;
+/// use dynamic_port::DynamicPortWriter;
+///
+/// let (writer, port) = DynamicPortWriter::create()?; // in one process, for show
+/// # if std::net::TcpListener::bind("[::1]:0").is_err() { return Ok(()) } // no IPv6 here
+/// let listener = dynamic_port::tokio::where_to_listen_on(writer, Ipv6Addr::LOCALHOST.into()).await?;
+/// assert_eq!(port.addr().await?, listener.local_addr()?); // `[::1]:PORT`
+/// # Ok(()) }
+/// ```
 pub async fn where_to_listen_on(
     writer: DynamicPortWriter,
     ip: IpAddr,
@@ -195,6 +252,19 @@ impl Server {
     ///
     /// As [`crate::Server::start`]; also [`ErrorKind::Io`](crate::ErrorKind::Io)
     /// outside a tokio runtime.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut command = tokio::process::Command::new("bash");
+    /// command.args(["-c", r#"echo 8080 >&"${2%%:*}"; exec sleep 30"#, "server"]);
+    /// let server = dynamic_port::tokio::Server::start(&mut command).await?;
+    /// assert_eq!(server.addr(), "127.0.0.1:8080".parse()?);
+    /// server.stop().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn start(command: &mut Command) -> Result<Server, Error> {
         Self::start_with(command, SpawnOptions::new()).await
     }
@@ -205,6 +275,23 @@ impl Server {
     /// # Errors
     ///
     /// As [`start`](Self::start).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use dynamic_port::SpawnOptions;
+    ///
+    /// let mut command = tokio::process::Command::new("bash");
+    /// command.args(["-c", r#"echo 8080 >&"${DYNAMIC_PORT_WRITER%%:*}"; exec sleep 30"#]);
+    /// let options = SpawnOptions::new().env().timeout(Duration::from_secs(10));
+    /// let server = dynamic_port::tokio::Server::start_with(&mut command, options).await?;
+    /// assert_eq!(server.port(), 8080);
+    /// server.stop().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn start_with(command: &mut Command, options: SpawnOptions) -> Result<Server, Error> {
         require_runtime(
             "Server::start must be awaited",
@@ -229,21 +316,80 @@ impl Server {
     }
 
     /// The first endpoint's port; see [`crate::Server::port`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut command = tokio::process::Command::new("bash");
+    /// # command.args(["-c", r#"echo 8080 >&"${2%%:*}"; exec sleep 30"#, "server"]);
+    /// # let server = dynamic_port::tokio::Server::start(&mut command).await?;
+    /// // The server reported `8080`.
+    /// assert_eq!(server.port(), 8080);
+    /// # server.stop().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn port(&self) -> u16 {
         self.server().port()
     }
 
     /// Where to connect to the first endpoint; see [`crate::Server::addr`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut command = tokio::process::Command::new("bash");
+    /// # command.args(["-c", r#"echo "[::1]:8080" >&"${2%%:*}"; exec sleep 30"#, "server"]);
+    /// # let server = dynamic_port::tokio::Server::start(&mut command).await?;
+    /// // The server reported `[::1]:8080`.
+    /// assert_eq!(server.addr(), "[::1]:8080".parse()?);
+    /// # server.stop().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn addr(&self) -> std::net::SocketAddr {
         self.server().addr()
     }
 
     /// Every endpoint by name; see [`crate::Server::addrs`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut command = tokio::process::Command::new("bash");
+    /// # command.args(["-c", r#"echo "http=127.0.0.1:8080 admin=127.0.0.1:9090" >&"${2%%:*}"; exec sleep 30"#, "server"]);
+    /// # let server = dynamic_port::tokio::Server::start(&mut command).await?;
+    /// // The server reported `http=127.0.0.1:8080 admin=127.0.0.1:9090`.
+    /// assert_eq!(server.addrs()["admin"], "127.0.0.1:9090".parse()?);
+    /// # server.stop().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn addrs(&self) -> &std::collections::BTreeMap<String, std::net::SocketAddr> {
         self.server().addrs()
     }
 
     /// The child's pid, which is also its process group's id.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut command = tokio::process::Command::new("bash");
+    /// # command.args(["-c", r#"echo 8080 >&"${2%%:*}"; exec sleep 30"#, "server"]);
+    /// # let server = dynamic_port::tokio::Server::start(&mut command).await?;
+    /// use std::os::unix::process::ExitStatusExt;
+    ///
+    /// // Its pid is its process group's id too: signal the whole group, as a shell would.
+    /// let mut kill = tokio::process::Command::new("sh");
+    /// kill.args(["-c", r#"kill -HUP "-$0""#, &server.id().to_string()]).status().await?;
+    /// assert_eq!(server.stop().await?.signal(), Some(1)); // SIGHUP ended it
+    /// # Ok(()) }
+    /// ```
     pub fn id(&self) -> u32 {
         self.server().id()
     }
@@ -253,6 +399,21 @@ impl Server {
     /// # Errors
     ///
     /// As [`crate::Server::stop`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut command = tokio::process::Command::new("bash");
+    /// # command.args(["-c", r#"echo 8080 >&"${2%%:*}"; exec sleep 30"#, "server"]);
+    /// # let server = dynamic_port::tokio::Server::start(&mut command).await?;
+    /// use std::os::unix::process::ExitStatusExt;
+    ///
+    /// let status = server.stop().await?;
+    /// assert_eq!(status.signal(), Some(15)); // SIGTERM ended `sleep`
+    /// # Ok(()) }
+    /// ```
     pub async fn stop(mut self) -> Result<std::process::ExitStatus, Error> {
         let server = self
             .inner

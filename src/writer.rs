@@ -268,12 +268,37 @@ impl DynamicPortWriter {
     }
 
     /// Whether this is a named writer (from [`create_named`](Self::create_named)).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use dynamic_port::DynamicPortWriter;
+    ///
+    /// let (named, _port) = DynamicPortWriter::create_named()?;
+    /// assert!(named.is_named());
+    /// let (pipe, _port) = DynamicPortWriter::create()?;
+    /// assert!(!pipe.is_named());
+    /// # Ok::<(), dynamic_port::Error>(())
+    /// ```
     pub fn is_named(&self) -> bool {
         self.to.path().is_some()
     }
 
     /// Where the parent listens, for a remote writer (from
     /// [`create_remote`](Self::create_remote)); `None` for the others.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use dynamic_port::DynamicPortWriter;
+    ///
+    /// let (writer, _port) = DynamicPortWriter::create_remote("127.0.0.1:0".parse()?)?;
+    /// let addr = writer.remote_addr().unwrap();
+    /// assert_ne!(addr.port(), 0); // the port the OS picked
+    /// assert!(writer.to_string().ends_with(&format!("@{addr}")));
+    /// assert_eq!(DynamicPortWriter::create()?.0.remote_addr(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.to.remote_addr()
     }
@@ -282,7 +307,24 @@ impl DynamicPortWriter {
     /// `["--dynamic-port-writer", "7:pipe:123456"]`.
     ///
     /// They do not make the child inherit the fd; [`pass_to`](Self::pass_to)
-    /// adds them and does that too.
+    /// adds them and does that too. A named writer has nothing to inherit,
+    /// so for it they are enough.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use dynamic_port::DynamicPortWriter;
+    ///
+    /// let (writer, port) = DynamicPortWriter::create_named()?;
+    /// assert_eq!(writer.flag_args(), [DynamicPortWriter::FLAG, writer.to_string().as_str()]);
+    /// let mut command = Command::new("sh");
+    /// command.args(["-c", r#"echo 8080 >"${2#fifo:*:*:}""#, "child"]).args(writer.flag_args());
+    /// let mut child = command.spawn()?;
+    /// assert_eq!(port.watch(&mut child).wait()?, 8080);
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn flag_args(&self) -> Vec<String> {
         vec![Self::FLAG.to_owned(), self.to_string()]
     }
@@ -332,6 +374,28 @@ impl DynamicPortWriter {
     /// [`pass_to`](Self::pass_to) for what happens if the writer is dropped
     /// before the spawn. For a named writer there is nothing to inherit, and
     /// this does nothing.
+    ///
+    /// # Example
+    ///
+    /// A program that takes the fd number in a form of its own, as
+    /// `dbus-daemon --print-address=FD` does:
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use dynamic_port::DynamicPortWriter;
+    ///
+    /// let (writer, port) = DynamicPortWriter::create()?;
+    /// let fd = writer.fd().unwrap();
+    /// let mut command = Command::new("bash");
+    /// let flag = format!("--report-to={fd}");
+    /// command.args(["-c", r#"echo 8080 >&"${1#--report-to=}""#, "child", &flag]);
+    /// writer.inherit(&mut command);
+    /// let mut child = command.spawn()?;
+    /// drop(writer);
+    /// assert_eq!(port.watch(&mut child).wait()?, 8080);
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn inherit<'c>(&self, command: &'c mut Command) -> &'c mut Command {
         self.to.inherit(command);
         command
@@ -342,6 +406,23 @@ impl DynamicPortWriter {
     ///
     /// The child reads it with [`from_env`](Self::from_env); a shell child
     /// gets the fd with `${DYNAMIC_PORT_WRITER%%:*}`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use dynamic_port::DynamicPortWriter;
+    ///
+    /// let (writer, port) = DynamicPortWriter::create()?;
+    /// let mut command = Command::new("bash");
+    /// command.args(["-c", r#"echo 8080 >&"${DYNAMIC_PORT_WRITER%%:*}""#]);
+    /// writer.pass_to_env(&mut command); // sets DYNAMIC_PORT_WRITER=7:pipe:123456
+    /// let mut child = command.spawn()?;
+    /// drop(writer);
+    /// assert_eq!(port.watch(&mut child).wait()?, 8080);
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pass_to_env<'c>(&self, command: &'c mut Command) -> &'c mut Command {
         command.env(Self::ENV_VAR, self.to_string());
         self.inherit(command)

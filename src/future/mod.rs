@@ -322,9 +322,14 @@ impl fmt::Debug for PortFuture {
 }
 
 /// Defines a future made from a [`PortFuture`] that reads the report with
-/// another grammar: its `timeout`, `wait`, `Future` and `Debug`.
+/// another grammar: its `timeout`, `wait` (each with the example given for
+/// it), `Future` and `Debug`.
 macro_rules! report_future {
-    ($(#[$doc:meta])* $name:ident, $output:ty, $grammar:expr) => {
+    (
+        $(#[$doc:meta])* $name:ident, $output:ty, $grammar:expr,
+        timeout: { $(#[$timeout_doc:meta])* },
+        wait: { $(#[$wait_doc:meta])* } $(,)?
+    ) => {
         $(#[$doc])*
         pub struct $name {
             /// The reading core, taken over from the `PortFuture`.
@@ -336,6 +341,7 @@ macro_rules! report_future {
             /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) if the report
             /// has not arrived within `duration` from now; it replaces the
             /// timeout of the `PortFuture`.
+            $(#[$timeout_doc])*
             pub fn timeout(mut self, duration: Duration) -> $name {
                 self.core.set_timeout(duration);
                 self
@@ -343,6 +349,7 @@ macro_rules! report_future {
 
             /// Blocks the calling thread until the report arrives, waiting in
             /// `poll(2)`, as [`PortFuture::wait`] does.
+            $(#[$wait_doc])*
             pub fn wait(mut self) -> Result<$output, Error> {
                 self.core.wait(&$grammar)
             }
@@ -372,9 +379,55 @@ report_future!(
     /// does, at the first `\n` or NUL, or at end of stream with a partial
     /// line; a line over 4095 bytes (4096 with its end), or one that is not UTF-8, is
     /// [`ErrorKind::MalformedReport`](crate::ErrorKind::MalformedReport).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::process::Command;
+    ///
+    /// let mut command = Command::new("bash");
+    /// // A program with a format of its own, which ends its line with a NUL.
+    /// command.args(["-c", r#"printf 'unix:path=/tmp/bus\0' >&"${2%%:*}""#, "child"]);
+    /// let (mut child, port) = dynamic_port::spawn(&mut command)?;
+    /// let line: String = futures::executor::block_on(port.line())?;
+    /// assert_eq!(line, "unix:path=/tmp/bus");
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     LineFuture,
     String,
-    LINE
+    LINE,
+    timeout: {
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use dynamic_port::{DynamicPortWriter, ErrorKind};
+        ///
+        /// let (writer, port) = DynamicPortWriter::create()?;
+        /// let future = port.timeout(Duration::from_secs(60)).line();
+        /// // Nobody reports; this timeout replaces the one of 60 s.
+        /// let err = future.timeout(Duration::from_millis(10)).wait().unwrap_err();
+        /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+        /// # drop(writer);
+        /// # Ok::<(), dynamic_port::Error>(())
+        /// ```
+    },
+    wait: {
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// use dynamic_port::DynamicPortWriter;
+        ///
+        /// let (writer, port) = DynamicPortWriter::create()?;
+        /// let http = "127.0.0.1:8080".parse()?;
+        /// std::thread::spawn(move || writer.report_addrs(&[("http", http)]));
+        /// assert_eq!(port.line().wait()?, "http=127.0.0.1:8080"); // the line, not parsed
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+    },
 );
 
 report_future!(
@@ -382,9 +435,51 @@ report_future!(
     ///
     /// A future of `Result<SocketAddr, Error>` under any executor, or
     /// blocking through [`wait`](AddrFuture::wait).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use dynamic_port::DynamicPortWriter;
+    ///
+    /// let (writer, port) = DynamicPortWriter::create()?;
+    /// let listener = writer.where_to_listen()?; // the "child", in one process for show
+    /// let addr = futures::executor::block_on(port.addr())?;
+    /// assert_eq!(addr, listener.local_addr()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     AddrFuture,
     SocketAddr,
-    ADDR
+    ADDR,
+    timeout: {
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use dynamic_port::{DynamicPortWriter, ErrorKind};
+        ///
+        /// let (writer, port) = DynamicPortWriter::create()?;
+        /// let future = port.timeout(Duration::from_secs(60)).addr();
+        /// // Nobody reports; this timeout replaces the one of 60 s.
+        /// let err = future.timeout(Duration::from_millis(10)).wait().unwrap_err();
+        /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+        /// # drop(writer);
+        /// # Ok::<(), dynamic_port::Error>(())
+        /// ```
+    },
+    wait: {
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// use dynamic_port::DynamicPortWriter;
+        ///
+        /// let (writer, port) = DynamicPortWriter::create()?;
+        /// std::thread::spawn(move || writer.report(8080));
+        /// assert_eq!(port.addr().wait()?, "127.0.0.1:8080".parse()?); // a bare port is on 127.0.0.1
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+    },
 );
 
 report_future!(
@@ -392,9 +487,55 @@ report_future!(
     ///
     /// A future of `Result<BTreeMap<String, SocketAddr>, Error>` under any
     /// executor, or blocking through [`wait`](AddrsFuture::wait).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use dynamic_port::DynamicPortWriter;
+    ///
+    /// let (writer, port) = DynamicPortWriter::create()?;
+    /// let (http, admin) = (TcpListener::bind("127.0.0.1:0")?, TcpListener::bind("127.0.0.1:0")?);
+    /// writer.report_addrs(&[("http", http.local_addr()?), ("admin", admin.local_addr()?)])?;
+    /// let endpoints = futures::executor::block_on(port.addrs())?;
+    /// assert_eq!(endpoints["admin"], admin.local_addr()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     AddrsFuture,
     BTreeMap<String, SocketAddr>,
-    ADDRS
+    ADDRS,
+    timeout: {
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use dynamic_port::{DynamicPortWriter, ErrorKind};
+        ///
+        /// let (writer, port) = DynamicPortWriter::create()?;
+        /// let future = port.timeout(Duration::from_secs(60)).addrs();
+        /// // Nobody reports; this timeout replaces the one of 60 s.
+        /// let err = future.timeout(Duration::from_millis(10)).wait().unwrap_err();
+        /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+        /// # drop(writer);
+        /// # Ok::<(), dynamic_port::Error>(())
+        /// ```
+    },
+    wait: {
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// use dynamic_port::DynamicPortWriter;
+        ///
+        /// let (writer, port) = DynamicPortWriter::create()?;
+        /// std::thread::spawn(move || writer.report(8080));
+        /// let endpoints = port.addrs().wait()?;
+        /// assert_eq!(endpoints.len(), 1);
+        /// assert_eq!(endpoints["0"], "127.0.0.1:8080".parse()?); // unnamed: by its position
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+    },
 );
 
 report_future!(
@@ -402,7 +543,52 @@ report_future!(
     ///
     /// A future of `Result<protocol::Report, Error>` under any executor, or
     /// blocking through [`wait`](ReportFuture::wait).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use dynamic_port::protocol::Item;
+    /// use dynamic_port::DynamicPortWriter;
+    ///
+    /// let (writer, port) = DynamicPortWriter::create()?;
+    /// writer.report(8080)?;
+    /// let report = futures::executor::block_on(port.report())?;
+    /// assert_eq!(report.items(), [(None, Item::Port(8080))]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ReportFuture,
     Report,
-    REPORT
+    REPORT,
+    timeout: {
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use dynamic_port::{DynamicPortWriter, ErrorKind};
+        ///
+        /// let (writer, port) = DynamicPortWriter::create()?;
+        /// let future = port.timeout(Duration::from_secs(60)).report();
+        /// // Nobody reports; this timeout replaces the one of 60 s.
+        /// let err = future.timeout(Duration::from_millis(10)).wait().unwrap_err();
+        /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+        /// # drop(writer);
+        /// # Ok::<(), dynamic_port::Error>(())
+        /// ```
+    },
+    wait: {
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// use dynamic_port::DynamicPortWriter;
+        ///
+        /// let (writer, port) = DynamicPortWriter::create()?;
+        /// let (web, admin) = ("127.0.0.1:8080".parse()?, "127.0.0.1:9090".parse()?);
+        /// std::thread::spawn(move || writer.report_addrs(&[("web", web), ("admin", admin)]));
+        /// let report = port.report().wait()?;
+        /// assert_eq!(report.items()[0].0.as_deref(), Some("web")); // in the order written
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+    },
 );

@@ -12,6 +12,17 @@ use crate::error::{Error, ErrorKind};
 ///
 /// Port 0 is an [`ErrorKind::MalformedReport`] error: it is what one binds
 /// to, never a port one can connect to.
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::protocol::encode_report;
+/// use dynamic_port::ErrorKind;
+///
+/// assert_eq!(encode_report(8080)?, "8080\n");
+/// assert_eq!(encode_report(0).unwrap_err().kind(), ErrorKind::MalformedReport);
+/// # Ok::<(), dynamic_port::Error>(())
+/// ```
 pub fn encode_report(port: u16) -> Result<String, Error> {
     if port == 0 {
         return Err(port_zero());
@@ -28,6 +39,16 @@ fn port_zero() -> Error {
 }
 
 /// Encodes the report line for `item`: a bare port, or an address.
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::protocol::{encode_item, Item};
+///
+/// assert_eq!(encode_item(Item::Port(8080))?, "8080\n");
+/// assert_eq!(encode_item(Item::Addr("[::1]:8080".parse()?))?, "[::1]:8080\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn encode_item(item: Item) -> Result<String, Error> {
     match item {
         Item::Port(port) => encode_report(port),
@@ -39,6 +60,20 @@ pub fn encode_item(item: Item) -> Result<String, Error> {
 /// space between items, then `\n`. Checks everything first: names (1 to 32
 /// of `a-z A-Z 0-9 _ - .`, no two alike), ports (not 0), IPv6 addresses
 /// (no scope id), and the length (at most [`MAX_LINE_LEN`]).
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::protocol::encode_addrs;
+///
+/// let http = "127.0.0.1:8080".parse()?;
+/// let admin = "[::1]:9090".parse()?;
+/// let line = encode_addrs(&[(Some("http"), http), (Some("admin"), admin)])?;
+/// assert_eq!(line, "http=127.0.0.1:8080 admin=[::1]:9090\n");
+/// assert_eq!(encode_addrs(&[(None, admin)])?, "[::1]:9090\n");
+/// assert!(encode_addrs(&[(Some("the admin"), admin)]).is_err()); // no spaces in a name
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn encode_addrs(addrs: &[(Option<&str>, SocketAddr)]) -> Result<String, Error> {
     let refuse =
         |why: String| Error::new(ErrorKind::MalformedReport, format!("cannot report {why}"));

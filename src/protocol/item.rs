@@ -5,6 +5,18 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// One item of a report: where a child listens.
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::protocol::{Item, Report};
+///
+/// let report: Report = "8080 [::1]:9090".parse()?;
+/// let items: Vec<Item> = report.items().iter().map(|&(_, item)| item).collect();
+/// assert_eq!(items, [Item::Port(8080), Item::Addr("[::1]:9090".parse()?)]);
+/// assert_eq!(items[0].connect_addr(), "127.0.0.1:8080".parse()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Item {
@@ -32,6 +44,16 @@ impl Item {
     }
 
     /// The port.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use dynamic_port::protocol::Item;
+    ///
+    /// assert_eq!(Item::Port(8080).port(), 8080);
+    /// assert_eq!(Item::Addr("[::1]:9090".parse()?).port(), 9090);
+    /// # Ok::<(), std::net::AddrParseError>(())
+    /// ```
     pub fn port(self) -> u16 {
         match self {
             Item::Port(port) => port,
@@ -42,6 +64,18 @@ impl Item {
     /// Where a parent on the same host connects: a bare port on `127.0.0.1`;
     /// an unspecified address (`0.0.0.0`, `::`) on the loopback address of
     /// its family; any other address as it is.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use dynamic_port::protocol::Item;
+    ///
+    /// assert_eq!(Item::Port(8080).connect_addr(), "127.0.0.1:8080".parse()?);
+    /// assert_eq!(Item::Addr("0.0.0.0:8080".parse()?).connect_addr(), "127.0.0.1:8080".parse()?);
+    /// assert_eq!(Item::Addr("[::]:8080".parse()?).connect_addr(), "[::1]:8080".parse()?);
+    /// assert_eq!(Item::Addr("10.0.0.2:8080".parse()?).connect_addr(), "10.0.0.2:8080".parse()?);
+    /// # Ok::<(), std::net::AddrParseError>(())
+    /// ```
     pub fn connect_addr(self) -> SocketAddr {
         self.connect_addr_from(None)
     }
@@ -55,6 +89,18 @@ impl Item {
     /// reached an IPv6 listener (`::ffff:10.0.0.2`) is given as IPv4
     /// (`10.0.0.2`), and a link-local IPv6 peer keeps its scope id, without
     /// which nobody can reach it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use dynamic_port::protocol::Item;
+    ///
+    /// let peer = Some("10.0.0.2:51234".parse()?); // where the report came from
+    /// assert_eq!(Item::Port(8080).connect_addr_from(peer), "10.0.0.2:8080".parse()?);
+    /// assert_eq!(Item::Addr("0.0.0.0:8080".parse()?).connect_addr_from(peer), "10.0.0.2:8080".parse()?);
+    /// assert_eq!(Item::Port(8080).connect_addr_from(None), "127.0.0.1:8080".parse()?);
+    /// # Ok::<(), std::net::AddrParseError>(())
+    /// ```
     pub fn connect_addr_from(self, peer: Option<SocketAddr>) -> SocketAddr {
         let on_peer = |peer: SocketAddr, port: u16| match peer {
             SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {

@@ -15,14 +15,50 @@ use crate::error::{Error, ErrorKind};
 
 /// The most bytes a [`PortFuture`](crate::PortFuture) or an
 /// [`AddrFuture`](crate::AddrFuture) reads: the report and its end must fit.
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::protocol::{encode_item, Item, MAX_REPORT_LEN};
+///
+/// // The longest address there is, with its newline, fits.
+/// let longest = Item::Addr("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535".parse()?);
+/// assert!(encode_item(longest)?.len() <= MAX_REPORT_LEN);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_REPORT_LEN: usize = 64;
 
 /// The longest line [`line()`](crate::PortFuture::line) and
 /// [`addrs()`](crate::PortFuture::addrs) accept, without its end: with its
 /// `\n`, 4096 bytes, one atomic pipe write on Linux (`PIPE_BUF`).
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::protocol::{Report, MAX_LINE_LEN};
+///
+/// // A report padded with blanks to the longest line, then one blank more.
+/// let longest = format!("8080{}\n", " ".repeat(MAX_LINE_LEN - 4));
+/// assert!(longest.parse::<Report>().is_ok());
+/// let too_long = format!("8080{}\n", " ".repeat(MAX_LINE_LEN - 3));
+/// assert!(too_long.parse::<Report>().is_err());
+/// ```
 pub const MAX_LINE_LEN: usize = 4095;
 
 /// The longest endpoint name.
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::protocol::{encode_addrs, MAX_NAME_LEN};
+///
+/// let addr = "127.0.0.1:8080".parse()?;
+/// let longest = "n".repeat(MAX_NAME_LEN);
+/// assert!(encode_addrs(&[(Some(longest.as_str()), addr)]).is_ok());
+/// let too_long = "n".repeat(MAX_NAME_LEN + 1);
+/// assert!(encode_addrs(&[(Some(too_long.as_str()), addr)]).is_err());
+/// # Ok::<(), std::net::AddrParseError>(())
+/// ```
 pub const MAX_NAME_LEN: usize = 32;
 
 /// The report's items in order, each with its name if it has one.
@@ -191,28 +227,88 @@ impl Report {
 
     /// The items, in the order the child wrote them, each with its name if
     /// it has one. There is at least one.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use dynamic_port::protocol::{Item, Report};
+    ///
+    /// let report: Report = "http=127.0.0.1:8080 9090".parse()?;
+    /// let names: Vec<Option<&str>> = report.items().iter().map(|(name, _)| name.as_deref()).collect();
+    /// assert_eq!(names, [Some("http"), None]);
+    /// assert_eq!(report.items()[1].1, Item::Port(9090));
+    /// # Ok::<(), dynamic_port::Error>(())
+    /// ```
     pub fn items(&self) -> &[(Option<String>, Item)] {
         &self.items
     }
 
-    /// The first item.
+    /// The first item, as the child wrote it (not the first by name).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use dynamic_port::protocol::{Item, Report};
+    ///
+    /// let report: Report = "web=127.0.0.1:8080 admin=127.0.0.1:9090".parse()?;
+    /// assert_eq!(report.first(), Item::Addr("127.0.0.1:8080".parse()?));
+    /// assert_eq!(report.first().port(), 8080);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn first(&self) -> Item {
         self.items[0].1
     }
 
     /// Where to connect to `item`, as [`Item::connect_addr_from`] makes it
     /// for this report's peer.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use dynamic_port::protocol::Report;
+    ///
+    /// let report: Report = "0.0.0.0:8080".parse()?; // a local child bound every interface
+    /// assert_eq!(report.connect_addr(report.first()), "127.0.0.1:8080".parse()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect_addr(&self, item: Item) -> SocketAddr {
         item.connect_addr_from(self.peer)
     }
 
-    /// Every endpoint by name, as [`addrs()`](crate::PortFuture::addrs) gives them.
+    /// Every endpoint by name, as [`addrs()`](crate::PortFuture::addrs) gives them:
+    /// an unnamed item under its position (`"0"` for the first).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use dynamic_port::protocol::Report;
+    ///
+    /// let report: Report = "8080 admin=[::1]:9090".parse()?;
+    /// assert_eq!(report.endpoints()["0"], "127.0.0.1:8080".parse()?);
+    /// assert_eq!(report.endpoints()["admin"], "[::1]:9090".parse()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn endpoints(&self) -> &BTreeMap<String, SocketAddr> {
         &self.endpoints
     }
 
     /// The address (and source port) the report came from, for a remote
     /// child; `None` for a local one.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use dynamic_port::DynamicPortWriter;
+    ///
+    /// let (writer, port) = DynamicPortWriter::create_remote((Ipv4Addr::LOCALHOST, 0).into())?;
+    /// writer.report(8080)?; // in one process, for show: the "child" connects back
+    /// let report = port.report().wait()?;
+    /// assert_eq!(report.peer().map(|peer| peer.ip()), Some(Ipv4Addr::LOCALHOST.into()));
+    /// assert_eq!(report.connect_addr(report.first()), "127.0.0.1:8080".parse()?);
+    /// assert_eq!("8080".parse::<dynamic_port::protocol::Report>()?.peer(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn peer(&self) -> Option<SocketAddr> {
         self.peer
     }

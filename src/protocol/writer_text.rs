@@ -12,6 +12,16 @@ use crate::error::{Error, ErrorKind};
 const MAX_PIPE_WRITER_LEN: usize = 64;
 
 /// The longest FIFO path accepted, in bytes (Linux's `PATH_MAX` less its NUL).
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::protocol::{parse_writer, MAX_FIFO_PATH_LEN};
+///
+/// let longest = format!("/{}", "p".repeat(MAX_FIFO_PATH_LEN - 1));
+/// assert!(parse_writer(&format!("fifo:23:4711:{longest}")).is_ok());
+/// assert!(parse_writer(&format!("fifo:23:4711:{longest}p")).is_err());
+/// ```
 pub const MAX_FIFO_PATH_LEN: usize = 4095;
 
 /// The word between the fd and the inode in the writer text.
@@ -23,13 +33,52 @@ const FIFO_PREFIX: &str = "fifo:";
 /// What starts a remote writer's text.
 const TCP_PREFIX: &str = "tcp:";
 
-/// The shortest token accepted, in hex digits: 128 bits.
+/// The shortest token accepted, in hex digits: 128 bits, the size of the
+/// tokens [`create_remote`](crate::DynamicPortWriter::create_remote) makes.
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::protocol::{parse_writer, WriterText, MIN_TOKEN_HEX};
+/// use dynamic_port::DynamicPortWriter;
+///
+/// let (writer, _port) = DynamicPortWriter::create_remote("127.0.0.1:0".parse()?)?;
+/// let WriterText::Tcp { token, .. } = parse_writer(&writer.to_string())? else { unreachable!() };
+/// assert_eq!(token.len(), MIN_TOKEN_HEX);
+/// let short = "a".repeat(MIN_TOKEN_HEX - 1);
+/// assert!(parse_writer(&format!("tcp:{short}@10.0.0.1:40123")).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MIN_TOKEN_HEX: usize = 32;
 
 /// The longest token accepted, in hex digits: 512 bits.
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::protocol::{parse_writer, MAX_TOKEN_HEX};
+///
+/// let longest = "f".repeat(MAX_TOKEN_HEX);
+/// assert!(parse_writer(&format!("tcp:{longest}@10.0.0.1:40123")).is_ok());
+/// assert!(parse_writer(&format!("tcp:{longest}f@10.0.0.1:40123")).is_err());
+/// ```
 pub const MAX_TOKEN_HEX: usize = 128;
 
 /// A writer text, parsed: where a child reports.
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::protocol::{parse_writer, WriterText};
+/// use dynamic_port::DynamicPortWriter;
+///
+/// let (writer, _port) = DynamicPortWriter::create_named()?;
+/// match parse_writer(&writer.to_string())? {
+///     WriterText::Fifo { path, .. } => assert_eq!(Some(path.as_path()), writer.path()),
+///     other => panic!("not a named writer: {other:?}"),
+/// }
+/// # Ok::<(), dynamic_port::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum WriterText {
@@ -64,6 +113,18 @@ pub enum WriterText {
 /// A FIFO path that is not UTF-8 is printed lossily (and then does not parse
 /// back to the same path); the paths [`create_named`](crate::DynamicPortWriter::create_named)
 /// makes always are UTF-8.
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::protocol::{format_writer, parse_writer, WriterText};
+///
+/// let pipe = WriterText::Pipe { fd: 7, inode: Some(123456) };
+/// assert_eq!(format_writer(&pipe), "7:pipe:123456");
+/// assert_eq!(format_writer(&WriterText::Pipe { fd: 7, inode: None }), "7");
+/// assert_eq!(parse_writer(&format_writer(&pipe))?, pipe);
+/// # Ok::<(), dynamic_port::Error>(())
+/// ```
 pub fn format_writer(writer: &WriterText) -> String {
     match writer {
         WriterText::Pipe {
@@ -93,7 +154,22 @@ fn malformed_writer(text: &str, why: &str) -> Error {
 /// Parses the writer text.
 ///
 /// Accepts exactly the forms in the [module docs](crate::protocol); anything else is
-/// an [`ErrorKind::MalformedWriter`] error that quotes (the start of) the text.
+/// an [`ErrorKind::MalformedWriter`] error that quotes (the start of) the
+/// text, but never a remote writer's token.
+///
+/// # Example
+///
+/// ```
+/// use dynamic_port::protocol::{parse_writer, WriterText};
+/// use dynamic_port::ErrorKind;
+///
+/// let token = "3f9c".repeat(8);
+/// let text = format!("tcp:{token}@10.0.0.1:40123");
+/// assert_eq!(parse_writer(&text)?, WriterText::Tcp { addr: "10.0.0.1:40123".parse()?, token });
+/// let err = parse_writer("1").unwrap_err(); // stdout is never a writer
+/// assert_eq!(err.kind(), ErrorKind::MalformedWriter);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn parse_writer(text: &str) -> Result<WriterText, Error> {
     let malformed = |why: &str| malformed_writer(text, why);
     if text.is_empty() {

@@ -22,10 +22,32 @@ use stderr::Relay;
 
 /// How long [`Server::start`] waits for the report, unless
 /// [`SpawnOptions::timeout`] says otherwise.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use dynamic_port::{SpawnOptions, DEFAULT_TIMEOUT};
+///
+/// assert_eq!(DEFAULT_TIMEOUT, Duration::from_secs(30));
+/// // A server that is slow to start on a loaded CI machine:
+/// let options = SpawnOptions::new().timeout(DEFAULT_TIMEOUT * 4);
+/// ```
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a stopped server gets between `SIGTERM` and `SIGKILL`, unless
 /// [`SpawnOptions::grace`] says otherwise.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use dynamic_port::{SpawnOptions, DEFAULT_GRACE};
+///
+/// assert_eq!(DEFAULT_GRACE, Duration::from_secs(5));
+/// // A server that needs longer to write its data out when told to stop:
+/// let options = SpawnOptions::new().grace(DEFAULT_GRACE * 6);
+/// ```
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
 /// How long a failed start waits for the last of the child's stderr.
@@ -110,28 +132,95 @@ impl Server {
     /// timed out, or sent a bad report. Then the child and its group are
     /// stopped and reaped before this returns, and the error ends with the
     /// last lines of its stderr ([`Error::stderr_tail`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::process::Command;
+    ///
+    /// let mut command = Command::new("bash");
+    /// command.args(["-c", r#"echo 8080 >&"${2%%:*}"; exec sleep 30"#, "server"]);
+    /// let server = dynamic_port::Server::start(&mut command)?;
+    /// assert_eq!(server.port(), 8080);
+    /// drop(server); // stops it
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start(command: &mut Command) -> Result<Server, Error> {
         SpawnOptions::new().start(command)
     }
 
     /// The first endpoint's port.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use std::process::Command;
+    /// # let mut command = Command::new("bash");
+    /// # command.args(["-c", r#"echo "http=127.0.0.1:8080 admin=127.0.0.1:9090" >&"${2%%:*}"; exec sleep 30"#, "server"]);
+    /// # let server = dynamic_port::Server::start(&mut command)?;
+    /// // The server reported `http=127.0.0.1:8080 admin=127.0.0.1:9090`.
+    /// assert_eq!(server.port(), 8080);
+    /// assert_eq!(server.port(), server.addr().port());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn port(&self) -> u16 {
         self.report.first().port()
     }
 
     /// Where to connect to the first endpoint: a bare port is
     /// `127.0.0.1:PORT`, as [`PortFuture::addr`] makes it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use std::process::Command;
+    /// # let mut command = Command::new("bash");
+    /// # command.args(["-c", r#"echo 8080 >&"${2%%:*}"; exec sleep 30"#, "server"]);
+    /// # let server = dynamic_port::Server::start(&mut command)?;
+    /// // The server reported `8080`.
+    /// assert_eq!(server.addr(), "127.0.0.1:8080".parse()?);
+    /// assert_eq!(format!("http://{}/", server.addr()), "http://127.0.0.1:8080/");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.report.connect_addr(self.report.first())
     }
 
     /// Every endpoint, by name (an unnamed one by its position, `"0"` for
     /// the first), as [`PortFuture::addrs`] gives them.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use std::process::Command;
+    /// # let mut command = Command::new("bash");
+    /// # command.args(["-c", r#"echo "http=127.0.0.1:8080 admin=[::1]:9090" >&"${2%%:*}"; exec sleep 30"#, "server"]);
+    /// # let server = dynamic_port::Server::start(&mut command)?;
+    /// // The server reported `http=127.0.0.1:8080 admin=[::1]:9090`.
+    /// assert_eq!(server.addrs()["admin"], "[::1]:9090".parse()?);
+    /// assert_eq!(server.addrs()["http"], server.addr());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn addrs(&self) -> &BTreeMap<String, SocketAddr> {
         self.report.endpoints()
     }
 
     /// The child's pid, which is also its process group's id.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use std::process::Command;
+    /// # let mut command = Command::new("bash");
+    /// # command.args(["-c", r#"echo 8080 >&"${2%%:*}"; exec sleep 30"#, "server"]);
+    /// # let server = dynamic_port::Server::start(&mut command)?;
+    /// use std::os::unix::process::ExitStatusExt;
+    ///
+    /// // Its pid is its process group's id too: signal the whole group, as a shell would.
+    /// Command::new("sh").args(["-c", r#"kill -HUP "-$0""#, &server.id().to_string()]).status()?;
+    /// assert_eq!(server.stop()?.signal(), Some(1)); // SIGHUP ended it
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn id(&self) -> u32 {
         self.running.group
     }
@@ -144,6 +233,19 @@ impl Server {
     ///
     /// [`ErrorKind::Io`](crate::ErrorKind::Io) if the program cannot be
     /// reaped (something else reaped it, such as `SIGCHLD` set to `SIG_IGN`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt;
+    /// # use std::process::Command;
+    /// # let mut command = Command::new("bash");
+    /// # command.args(["-c", r#"echo 8080 >&"${2%%:*}"; exec sleep 30"#, "server"]);
+    /// # let server = dynamic_port::Server::start(&mut command)?;
+    /// let status = server.stop()?;
+    /// assert_eq!(status.signal(), Some(15)); // SIGTERM ended `sleep`
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stop(mut self) -> Result<ExitStatus, Error> {
         self.running.stop()
     }
@@ -160,6 +262,22 @@ impl fmt::Debug for Server {
 
 impl SpawnOptions {
     /// How long [`start`](Self::start) waits for the report (30 s by default).
+    /// [`spawn`](Self::spawn) does not use it: give its future a
+    /// [`timeout`](PortFuture::timeout) instead.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use std::time::Duration;
+    /// use dynamic_port::{ErrorKind, SpawnOptions};
+    ///
+    /// let mut command = Command::new("sh");
+    /// command.args(["-c", "exec sleep 30", "server"]); // it never reports
+    /// let options = SpawnOptions::new().timeout(Duration::from_millis(100));
+    /// let err = options.start(&mut command).unwrap_err(); // and the server was stopped
+    /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> SpawnOptions {
         self.timeout = Some(timeout);
         self
@@ -167,6 +285,23 @@ impl SpawnOptions {
 
     /// How long a stopped [`Server`] gets between `SIGTERM` and `SIGKILL`
     /// (5 s by default).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt;
+    /// use std::process::Command;
+    /// use std::time::Duration;
+    /// use dynamic_port::SpawnOptions;
+    ///
+    /// let mut command = Command::new("bash");
+    /// // A server that ignores SIGTERM.
+    /// command.args(["-c", r#"trap '' TERM; echo 8080 >&"${2%%:*}"; exec sleep 30"#, "server"]);
+    /// let server = SpawnOptions::new().grace(Duration::from_millis(100)).start(&mut command)?;
+    /// let status = server.stop()?; // SIGKILL after 100 ms
+    /// assert_eq!(status.signal(), Some(9));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn grace(mut self, grace: Duration) -> SpawnOptions {
         self.grace = Some(grace);
         self
