@@ -5,7 +5,20 @@
 # address on an inherited fd, in tests/real_programs.rs), and iproute2 and
 # OpenSSH (the two test hosts of tests/remote.rs, made by ci/netns.sh), and
 # pytest (the README's pytest fixture, run by tests/pytest_fixture.rs).
+#
+#   ci/install-deps.sh         what the Linux test suite needs
+#   ci/install-deps.sh cross   Debian's Rust 1.96 with its std source and
+#                              clippy, for ci/cross.sh's -Zbuild-std checks
 set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+
+if [ "${1:-}" = cross ]; then
+  echo "ci/install-deps.sh: installing Debian's rustc-web, cargo-web, rust-web-src, rust-web-clippy"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+    rustc-web cargo-web rust-web-src rust-web-clippy
+  exit 0
+fi
 
 missing=()
 for tool in bash sh python3 head tr sleep cat mkfifo dbus-daemon ip ssh ssh-keygen /usr/sbin/sshd; do
@@ -18,7 +31,6 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 echo "ci/install-deps.sh: installing for: ${missing[*]}"
-if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
   bash python3 coreutils dbus-daemon dbus-session-bus-common iproute2 \

@@ -96,11 +96,27 @@
 //! The child's life is the caller's after [`spawn`]: a failed or timed-out
 //! future does not stop the child. A [`Server`] owns its child instead.
 //!
-//! Linux only, for now: built and tested on x86_64 Linux (kernel 6, glibc
-//! 2.36). It needs `pipe2`, `sigtimedwait` and `getrandom`, which not every
-//! Unix has; other targets stop at a clear compile error rather than an
-//! obscure one. On a kernel without pidfds (before 5.3),
-//! [`PortFuture::watch`] looks at the child every 10 ms instead.
+//! # Platforms
+//!
+//! Linux (tested), macOS and FreeBSD (type-checked and clippy-clean in CI;
+//! the code paths they share with Linux run on Linux too, built with
+//! `--cfg dynamic_port_posix`). Windows is not supported yet: other targets
+//! stop at a clear compile error.
+//!
+//! - **Watching a child** ([`PortFuture::watch`], every [`spawn`]): a pidfd
+//!   on Linux, a kqueue `EVFILT_PROC` event on macOS and FreeBSD; on a
+//!   Linux kernel without `waitid(P_PIDFD)` (before 5.4), a look at the
+//!   child every 10 ms.
+//! - **The pipe** is created close-on-exec in one step with `pipe2` on
+//!   Linux and FreeBSD. macOS has no `pipe2`: between `pipe()` and
+//!   `FD_CLOEXEC`, another thread's `fork` and `exec` can hand its child a
+//!   copy of the write end. A watched future does not care (it fails at its
+//!   own child's exit); one that is not watched then sees the end of the
+//!   stream only once that other child exits too.
+//! - **Atomic reports.** A report of up to `PIPE_BUF` bytes reaches the
+//!   pipe in one piece: 4096 on Linux, 512 on macOS and FreeBSD. Longer
+//!   ones (many endpoints) are still read whole; only writers that share
+//!   one pipe could interleave.
 //!
 //! # Cargo features
 //!
@@ -118,11 +134,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
 
-#[cfg(not(target_os = "linux"))]
-compile_error!(
-    "dynamic-port builds on Linux only for now: it needs pipe2, sigtimedwait and getrandom \
-     (without a race-free fallback for pipe2 where it is missing), and nothing else is tested"
-);
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "freebsd")))]
+compile_error!("dynamic-port builds on Linux, macOS and FreeBSD; Windows support is not done yet");
 
 #[cfg(feature = "rt-async-std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rt-async-std")))]

@@ -1,8 +1,9 @@
 //! The child watcher behind [`PortFuture::watch`](crate::PortFuture::watch):
-//! a pidfd registered with `async-io` like the report's fd, or, where there
-//! is no pidfd, a look at the child every [`POLL_INTERVAL`]. It never reaps:
-//! the exit is read with `waitid(..., WNOWAIT)`, and the caller's `wait`
-//! still gets the status.
+//! an fd that becomes readable when the child exits (a pidfd on Linux, a
+//! kqueue on macOS and FreeBSD: [`sys::exit_fd`]), registered with
+//! `async-io` like the report's fd, or, where there is none, a look at the
+//! child every [`POLL_INTERVAL`]. It never reaps: the exit is read with
+//! `waitid(..., WNOWAIT)`, and the caller's `wait` still gets the status.
 
 use std::future::Future;
 use std::io;
@@ -16,7 +17,7 @@ use async_io::Timer;
 use crate::reactor::Lazy;
 use crate::sys::{self, Exit};
 
-/// How often a child is looked at where there is no pidfd.
+/// How often a child is looked at where there is no exit fd.
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// A watched child.
@@ -31,9 +32,10 @@ pub(crate) struct Watch {
 /// How a child's exit is noticed.
 #[derive(Debug)]
 enum How {
-    /// A pidfd: readable once the child exits.
-    Pidfd(Lazy<OwnedFd>),
-    /// No pidfd (an old kernel, another platform): a look every [`POLL_INTERVAL`].
+    /// An fd that is readable once the child exits ([`sys::exit_fd`]).
+    ExitFd(Lazy<OwnedFd>),
+    /// No exit fd (Linux before 5.4, `--cfg dynamic_port_posix`): a look
+    /// every [`POLL_INTERVAL`].
     Polling {
         /// The timer of the next look, under an executor.
         timer: Option<Timer>,
@@ -43,29 +45,27 @@ enum How {
 }
 
 impl Watch {
-    /// Watches child `pid` through a pidfd, or by polling where there is none.
+    /// Watches child `pid` through its exit fd, or by polling where there is none.
     ///
-    /// Built with `--cfg dynamic_port_force_polling`, it always polls, so
-    /// that the tests of that fallback run on Linux too (`ci/check.sh` runs
-    /// them so).
+    /// Built with `--cfg dynamic_port_posix`, Linux has no exit fd and
+    /// always polls, so that the tests of that fallback run here too
+    /// (`ci/check.sh` runs them so).
     pub(crate) fn new(pid: u32) -> Watch {
-        if cfg!(dynamic_port_force_polling) {
-            return Self::polling(pid);
-        }
-        match sys::pidfd_open(pid) {
+        match sys::exit_fd(pid) {
             // Linux 5.3 has pidfds but not `waitid(P_PIDFD)` (5.4), which
             // reads the exit: there, poll as without pidfds.
-            Ok(pidfd) if sys::exit_of_pidfd(pidfd.as_fd()).is_err() => Self::polling(pid),
-            Ok(pidfd) => Watch {
+            Ok(fd) if sys::exit_through(fd.as_fd(), pid).is_err() => Self::polling(pid),
+            Ok(fd) => Watch {
                 pid,
-                how: How::Pidfd(Lazy::Plain(pidfd)),
+                how: How::ExitFd(Lazy::Plain(fd)),
             },
-            // ESRCH: already reaped; `exited` tells. ENOSYS, Unsupported: no pidfds.
+            // ESRCH: already exited or reaped; `exited` tells. ENOSYS,
+            // Unsupported: no exit fds.
             Err(_) => Self::polling(pid),
         }
     }
 
-    /// Watches child `pid` by polling, as where there is no pidfd.
+    /// Watches child `pid` by polling, as where there is no exit fd.
     pub(crate) fn polling(pid: u32) -> Watch {
         Watch {
             pid,
@@ -92,8 +92,8 @@ impl Watch {
     /// Whether the child has exited, and how; it stays a zombie for its owner.
     pub(crate) fn exited(&self) -> io::Result<Option<Exit>> {
         match &self.how {
-            How::Pidfd(pidfd) => match pidfd.fd() {
-                Some(fd) => sys::exit_of_pidfd(fd),
+            How::ExitFd(exit_fd) => match exit_fd.fd() {
+                Some(fd) => sys::exit_through(fd, self.pid),
                 // Its registration failed: look by pid instead.
                 None => sys::exit_of_pid(self.pid),
             },
@@ -105,7 +105,7 @@ impl Watch {
     /// The fd to wait on in `poll(2)`, if there is one.
     pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.how {
-            How::Pidfd(pidfd) => pidfd.fd(),
+            How::ExitFd(exit_fd) => exit_fd.fd(),
             How::Polling { .. } | How::Reaped => None,
         }
     }
@@ -113,7 +113,7 @@ impl Watch {
     /// The longest a blocking wait may sleep before looking at the child again.
     pub(crate) fn max_sleep(&self) -> Option<Duration> {
         match &self.how {
-            How::Pidfd(_) | How::Reaped => None,
+            How::ExitFd(_) | How::Reaped => None,
             How::Polling { .. } => Some(POLL_INTERVAL),
         }
     }
@@ -122,7 +122,7 @@ impl Watch {
     /// else `Pending` with `cx`'s waker kept.
     pub(crate) fn poll_maybe_exited(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.how {
-            How::Pidfd(pidfd) => pidfd.poll_readable(cx),
+            How::ExitFd(exit_fd) => exit_fd.poll_readable(cx),
             How::Polling { timer } => {
                 let timer = timer.get_or_insert_with(|| Timer::after(POLL_INTERVAL));
                 match Pin::new(timer).poll(cx) {

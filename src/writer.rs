@@ -499,7 +499,7 @@ impl DynamicPortWriter {
     /// Everything is checked before anything is written: each name is 1 to
     /// 32 of `a-z A-Z 0-9 _ - .`, no name comes twice, no port is 0, no IPv6
     /// address has a scope id, and the whole report, with its `\n`, fits in
-    /// 4096 bytes (`PIPE_BUF`: one atomic write into a pipe).
+    /// 4096 bytes (`PIPE_BUF` on Linux: one atomic write into a pipe; 512 on macOS and FreeBSD).
     ///
     /// # Errors
     ///

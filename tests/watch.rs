@@ -331,7 +331,7 @@ fn command_clone(command: &Command) -> Command {
 // ---- where there is no pidfd ----
 
 /// Spawns `command` given a writer as `options` say, watched (by polling,
-/// in a build with `--cfg dynamic_port_force_polling`).
+/// in a build with `--cfg dynamic_port_posix`).
 fn spawn_polled(mut command: Command, named: bool) -> (Child, PortFuture) {
     let (writer, port) = if named {
         DynamicPortWriter::create_named().unwrap()
@@ -348,8 +348,8 @@ fn spawn_polled(mut command: Command, named: bool) -> (Child, PortFuture) {
 
 #[test]
 #[cfg_attr(
-    not(dynamic_port_force_polling),
-    ignore = "run with RUSTFLAGS='--cfg dynamic_port_force_polling', as ci/check.sh does"
+    not(dynamic_port_posix),
+    ignore = "run with RUSTFLAGS='--cfg dynamic_port_posix', as ci/check.sh does"
 )]
 fn without_a_pidfd_polling_still_sees_every_death_and_every_report() {
     for named in [false, true] {

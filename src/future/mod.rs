@@ -177,7 +177,7 @@ impl PortFuture {
     ///
     /// let (writer, port) = DynamicPortWriter::create()?;
     /// let mut command = Command::new("bash");
-    /// command.args(["-c", "sleep 30 & exit 3"]); // the grandchild holds the write end
+    /// command.args(["-c", "sleep 30 >/dev/null 2>&1 & exit 3"]); // the grandchild holds the write end
     /// writer.pass_to(&mut command);
     /// let mut child = command.spawn()?;
     /// drop(writer);
@@ -215,7 +215,7 @@ impl PortFuture {
 
     /// The first line the child writes, as it wrote it, for programs with
     /// their own format (an address line, a display number): up to 4095
-    /// bytes of UTF-8 (4096 with its end: one atomic pipe write), without
+    /// bytes of UTF-8 (4096 with its end: one atomic pipe write on Linux), without
     /// the `\n` or NUL that ends it. At end of
     /// stream, a partial line counts. The timeout and the watch are kept.
     ///

@@ -15,13 +15,45 @@ mod fifo;
 mod group;
 mod process;
 
+// What differs between the Unixes, chosen here and nowhere else: the calls
+// that `pipe2` gives in one step where it exists, and how a child's exit
+// becomes a readable fd. Everything else in `sys` is POSIX.
+#[cfg(all(target_os = "linux", not(dynamic_port_posix)))]
+#[path = "pidfd.rs"]
+mod exit_fd;
+#[cfg(any(target_os = "macos", target_os = "freebsd"))]
+#[path = "kqueue.rs"]
+mod exit_fd;
+#[cfg(all(target_os = "linux", dynamic_port_posix))]
+#[path = "no_exit_fd.rs"]
+mod exit_fd;
+#[cfg(all(
+    any(target_os = "linux", target_os = "freebsd"),
+    not(dynamic_port_posix)
+))]
+#[path = "with_pipe2.rs"]
+mod os;
+#[cfg(any(target_vendor = "apple", dynamic_port_posix))]
+#[path = "without_pipe2.rs"]
+mod os;
+
+pub(crate) use exit_fd::{exit_fd, exit_through};
 pub(crate) use fifo::{effective_uid, mkfifo};
 pub(crate) use group::{announce_pid_on_exec, signal_group, Stop};
-pub(crate) use process::{exit_of_pid, exit_of_pidfd, pidfd_open, signal_name, Exit};
+pub(crate) use process::{exit_of_pid, signal_name, Exit};
 
 /// The lowest fd number the write end may have: 0, 1 and 2 are the child's
 /// stdio, which `Command` overwrites before `exec`.
 const FIRST_NON_STDIO_FD: RawFd = 3;
+
+/// The access mode of a pipe's write end. FreeBSD's pipes are
+/// bidirectional: both ends are `O_RDWR`, and only their inodes (one per
+/// end, which the writer's text names) tell them apart.
+#[cfg(not(target_os = "freebsd"))]
+const WRITE_END_MODE: libc::c_int = libc::O_WRONLY;
+/// The access mode of a pipe's write end (see above).
+#[cfg(target_os = "freebsd")]
+const WRITE_END_MODE: libc::c_int = libc::O_RDWR;
 
 /// Returns `-1`'s `errno` as an `io::Error`, and any other value as is.
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -38,10 +70,8 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
 /// stays blocking, as a child expects of an inherited fd, and is given a
 /// number of 3 or more, so that a child's stdio setup cannot overwrite it.
 pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [-1 as RawFd; 2];
-    // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
-    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: pipe2 succeeded, so both fds are open and owned by nobody else.
+    let fds = os::pipe_cloexec()?;
+    // SAFETY: the pipe was just made, so both fds are open and owned by nobody else.
     let (read, mut write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     // SAFETY: F_SETFL takes an int argument; a pipe's read end has no other
     // status flags to keep.
@@ -117,7 +147,7 @@ pub(crate) fn probe(fd: RawFd, expected: Option<u64>) -> Probe {
     if flags == -1 {
         return Probe::NotOpen;
     }
-    if flags & libc::O_ACCMODE != libc::O_WRONLY {
+    if flags & libc::O_ACCMODE != WRITE_END_MODE {
         return Probe::ReadEnd;
     }
     let inode = inode_number(&stat);
@@ -187,12 +217,16 @@ pub(crate) fn give_back(fd: OwnedFd) -> Inherited {
 pub(crate) fn write_all_without_sigpipe(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<()> {
     // Rust programs ignore SIGPIPE unless told otherwise; then a plain write
     // is enough. Otherwise, block it in this thread around the write.
-    let _guard = if sigpipe_ignored() {
+    let mut guard = if sigpipe_ignored() {
         None
     } else {
         Some(SigpipeBlocked::new()?)
     };
-    write_all(fd, bytes)
+    let written = write_all(fd, bytes);
+    if let (Some(guard), Err(err)) = (&mut guard, &written) {
+        guard.raised = err.kind() == io::ErrorKind::BrokenPipe;
+    }
+    written
 }
 
 /// Writes all of `bytes`, retrying on EINTR.
@@ -212,9 +246,9 @@ fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Blocks SIGPIPE in the calling thread for its lifetime; on drop it consumes
-/// a SIGPIPE raised meanwhile (not one that was pending before) and restores
-/// the thread's signal mask.
+/// Blocks SIGPIPE in the calling thread for its lifetime; on drop it takes
+/// the SIGPIPE that this thread's write raised (not one that was pending
+/// before) and restores the thread's signal mask.
 struct SigpipeBlocked {
     /// The thread's signal mask before.
     old_mask: libc::sigset_t,
@@ -222,6 +256,10 @@ struct SigpipeBlocked {
     sigpipe: libc::sigset_t,
     /// Whether a SIGPIPE was already pending before we blocked it.
     was_pending: bool,
+    /// Whether the write failed with `EPIPE`, and so raised a SIGPIPE for
+    /// this thread: only then is one surely pending, for `sigwait` to take
+    /// without waiting.
+    raised: bool,
 }
 
 impl SigpipeBlocked {
@@ -247,20 +285,15 @@ impl SigpipeBlocked {
             old_mask: unsafe { old_mask.assume_init() },
             sigpipe,
             was_pending: sigpipe_pending(),
+            raised: false,
         })
     }
 }
 
 impl Drop for SigpipeBlocked {
     fn drop(&mut self) {
-        if !self.was_pending && sigpipe_pending() {
-            let zero = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: valid pointers; a null siginfo pointer is allowed. It
-            // takes the pending SIGPIPE our write raised, which is blocked.
-            unsafe { libc::sigtimedwait(&self.sigpipe, std::ptr::null_mut(), &zero) };
+        if self.raised && !self.was_pending && sigpipe_pending() {
+            os::take_pending(&self.sigpipe);
         }
         // SAFETY: restores the mask saved in `new`; valid pointer.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut()) };
@@ -310,22 +343,9 @@ pub(crate) fn wait_readable(
     }
 }
 
-/// Fills `bytes` from the OS's random source (`getrandom(2)`, which blocks
-/// only until the kernel's pool is first seeded).
-pub(crate) fn random_bytes(mut bytes: &mut [u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        // SAFETY: `bytes` is a valid, writable buffer of its length.
-        let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-        if got < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err);
-        }
-        bytes = &mut bytes[got as usize..];
-    }
-    Ok(())
+/// Fills `bytes` from the OS's random source.
+pub(crate) fn random_bytes(bytes: &mut [u8]) -> io::Result<()> {
+    os::random_bytes(bytes)
 }
 
 /// Whether SIGPIPE is pending for this thread or process.

@@ -1,8 +1,7 @@
-//! Watching a child process without reaping it: `pidfd_open` and
-//! `waitid(..., WNOWAIT)`.
+//! Reading a child process's exit without reaping it: `waitid(..., WNOWAIT)`.
+//! What makes the exit an event is per platform: [`exit_fd`](super::exit_fd).
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use super::check;
 
@@ -37,43 +36,6 @@ impl Exit {
     }
 }
 
-/// Opens a pidfd for `pid`: an fd that becomes readable when the process
-/// exits. Close-on-exec, as every pidfd is.
-///
-/// `Err(Unsupported)` where the platform has no pidfd; `ENOSYS` on Linux
-/// before 5.3.
-#[cfg(target_os = "linux")]
-pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
-    use std::os::fd::FromRawFd;
-    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
-    // SAFETY: pidfd_open takes two integers and no pointers.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the syscall returned a new open fd that nothing else owns.
-    // A pid is at most 2^22 on Linux, an fd fits in an int.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
-}
-
-/// Opens a pidfd for `pid`: where the platform has none, `Err(Unsupported)`.
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn pidfd_open(_pid: u32) -> io::Result<OwnedFd> {
-    Err(io::Error::from(io::ErrorKind::Unsupported))
-}
-
-/// Whether the process behind `pidfd` has exited, and how, without reaping it.
-#[cfg(target_os = "linux")]
-pub(crate) fn exit_of_pidfd(pidfd: BorrowedFd<'_>) -> io::Result<Option<Exit>> {
-    waitid_nowait(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t)
-}
-
-/// Whether the process behind `pidfd` has exited (no pidfds here: never called).
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn exit_of_pidfd(_pidfd: BorrowedFd<'_>) -> io::Result<Option<Exit>> {
-    Err(io::Error::from(io::ErrorKind::Unsupported))
-}
-
 /// Whether this process's child `pid` has exited, and how, without reaping it.
 pub(crate) fn exit_of_pid(pid: u32) -> io::Result<Option<Exit>> {
     waitid_nowait(libc::P_PID, pid as libc::id_t)
@@ -82,7 +44,7 @@ pub(crate) fn exit_of_pid(pid: u32) -> io::Result<Option<Exit>> {
 /// `waitid(idtype, id, WEXITED | WNOHANG | WNOWAIT)`: the exit of a child,
 /// if it has exited, leaving it a zombie for its owner's `wait`. A child
 /// already reaped by someone else (`ECHILD`) is [`Exit::Collected`].
-fn waitid_nowait(idtype: libc::idtype_t, id: libc::id_t) -> io::Result<Option<Exit>> {
+pub(super) fn waitid_nowait(idtype: libc::idtype_t, id: libc::id_t) -> io::Result<Option<Exit>> {
     loop {
         // SAFETY: an all-zero siginfo_t is valid (plain integers and unions
         // of them); waitid fills it. Zeroed, `si_pid` stays 0 under WNOHANG

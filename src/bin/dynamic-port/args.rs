@@ -142,8 +142,8 @@ pub(crate) fn seconds(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| refused())
 }
 
-/// The signals `--stop-signal` knows by name.
-const SIGNALS: [(&str, Signal); 10] = [
+/// The signals `--stop-signal` knows by name (PWR on Linux only).
+const SIGNALS: &[(&str, Signal)] = &[
     ("HUP", Signal::HUP),
     ("INT", Signal::INT),
     ("QUIT", Signal::QUIT),
@@ -153,6 +153,7 @@ const SIGNALS: [(&str, Signal); 10] = [
     ("ALRM", Signal::ALARM),
     ("TERM", Signal::TERM),
     ("WINCH", Signal::WINCH),
+    #[cfg(target_os = "linux")]
     ("PWR", Signal::POWER),
 ];
 
