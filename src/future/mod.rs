@@ -161,10 +161,11 @@ impl PortFuture {
     /// [`Error::exit_status`] the status itself.
     ///
     /// It never reaps the child: the exit is read with `waitid(...,
-    /// WNOWAIT)`, and `child.wait()` still returns the status. On Linux it
-    /// watches a pidfd, registered with `async-io` like the pipe, and
-    /// [`wait`](Self::wait) polls both; without pidfds (Linux before 5.3,
-    /// other Unixes) it looks at the child every 10 ms instead. Do not let
+    /// WNOWAIT)`, and `child.wait()` still returns the status. It watches
+    /// a pidfd on Linux (a kqueue `EVFILT_PROC` event on macOS and
+    /// FreeBSD), registered with `async-io` like the pipe, and
+    /// [`wait`](Self::wait) polls both; where there is neither (Linux
+    /// before 5.4) it looks at the child every 10 ms instead. Do not let
     /// anything else reap the child first (such as `SIGCHLD` set to
     /// `SIG_IGN`): then the exit is still seen, but its status is not.
     ///
