@@ -2,10 +2,9 @@
 
 use std::fmt;
 use std::io;
-use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
-use crate::sys::{self, Exit};
+use crate::sys::Exit;
 
 /// What went wrong, in a form a program can match on.
 ///
@@ -138,18 +137,7 @@ impl Error {
 
     /// The watched child `pid` exited without reporting.
     pub(crate) fn child_exited(pid: Option<u32>, exit: Exit) -> Self {
-        let how = match exit {
-            Exit::Code(code) => format!("exited with exit code {code}"),
-            Exit::Signal {
-                signal,
-                core_dumped,
-            } => {
-                let name = sys::signal_name(signal).map_or(String::new(), |n| format!(" ({n})"));
-                let core = if core_dumped { ", core dumped" } else { "" };
-                format!("was killed by signal {signal}{name}{core}")
-            }
-            Exit::Collected => "exited (its status was already collected by a wait)".to_owned(),
-        };
+        let how = exit.describe();
         let mut err = Error::new(
             ErrorKind::ChildExited,
             match pid {
@@ -159,7 +147,7 @@ impl Error {
                 None => format!("the child {how} before reporting a port; check its stderr"),
             },
         );
-        err.exit_status = exit.wait_status().map(ExitStatus::from_raw);
+        err.exit_status = exit.status();
         err
     }
 

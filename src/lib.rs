@@ -134,7 +134,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
 
-#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "freebsd")))]
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "macos",
+    target_os = "freebsd",
+    windows
+)))]
 compile_error!("dynamic-port builds on Linux, macOS and FreeBSD; Windows support is not done yet");
 
 #[cfg(feature = "rt-async-std")]

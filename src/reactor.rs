@@ -3,14 +3,18 @@
 //! report that is already there, never touch the reactor.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+#[cfg(unix)]
+use std::os::fd::{AsFd as Source, BorrowedFd};
+#[cfg(windows)]
+use std::os::windows::io::AsSocket as Source;
 use std::task::{Context, Poll};
 
 use async_io::Async;
 
-/// An fd, registered with the reactor on the first [`poll_readable`](Self::poll_readable).
+/// An fd (a socket on Windows), registered with the reactor on the first
+/// [`poll_readable`](Self::poll_readable).
 #[derive(Debug)]
-pub(crate) enum Lazy<T: AsFd> {
+pub(crate) enum Lazy<T: Source> {
     /// Not registered (yet).
     Plain(T),
     /// Registered with the reactor.
@@ -20,7 +24,7 @@ pub(crate) enum Lazy<T: AsFd> {
     Failed,
 }
 
-impl<T: AsFd> Lazy<T> {
+impl<T: Source> Lazy<T> {
     /// The wrapped fd, or an error once its registration failed.
     pub(crate) fn get(&self) -> io::Result<&T> {
         match self {
@@ -31,8 +35,9 @@ impl<T: AsFd> Lazy<T> {
     }
 
     /// The fd, borrowed; `None` once its registration failed.
+    #[cfg(unix)]
     pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
-        self.get().ok().map(AsFd::as_fd)
+        self.get().ok().map(Source::as_fd)
     }
 
     /// Registers (once) and polls for readability: `Ready` when the fd is
@@ -45,7 +50,7 @@ impl<T: AsFd> Lazy<T> {
             };
             #[cfg(test)]
             if faults::take_registration_failure() {
-                return Poll::Ready(Err(io::Error::from_raw_os_error(libc::ENOSPC)));
+                return Poll::Ready(Err(io::Error::other("injected: no room in the reactor")));
             }
             // Every fd given here is nonblocking already, or never read (a pidfd).
             *self = Lazy::Watched(Async::new_nonblocking(inner)?);

@@ -24,15 +24,21 @@
 //! `Weak`, to be upgraded after the lock is released.
 
 use std::collections::BTreeMap;
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+#[cfg(unix)]
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+#[cfg(unix)]
+use std::sync::Weak;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+#[cfg(unix)]
 use crate::sys::Inherited;
 
 /// The write end held by the process that created the pipe, shared by all
 /// clones of its writer and closed when the last one drops.
+#[cfg(unix)]
 #[derive(Debug)]
 pub(crate) struct WriteEnd {
     /// The fd itself (close-on-exec; number 3 or more).
@@ -43,6 +49,7 @@ pub(crate) struct WriteEnd {
     pub(crate) claim: Arc<Claim>,
 }
 
+#[cfg(unix)]
 impl Drop for WriteEnd {
     fn drop(&mut self) {
         Registry::lock().forget_created(self);
@@ -54,8 +61,10 @@ impl Drop for WriteEnd {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum ClaimKey {
     /// An inherited pipe: its fd number and inode.
+    #[cfg(unix)]
     Pipe(RawFd, u64),
     /// A named FIFO: its device, inode and path.
+    #[cfg(unix)]
     Fifo(u64, u64, PathBuf),
     /// A remote writer: its whole token, and where it connects.
     Remote(String, std::net::SocketAddr),
@@ -104,6 +113,7 @@ impl Claim {
     }
 
     /// Whether a report went through.
+    #[cfg(unix)]
     pub(crate) fn is_reported(&self) -> bool {
         self.state.load(Ordering::Acquire) == REPORTED
     }
@@ -139,8 +149,10 @@ impl Drop for Sending {
 #[derive(Debug)]
 pub(crate) struct Registry {
     /// Pipes created here whose write end is open, by fd number.
+    #[cfg(unix)]
     created: BTreeMap<RawFd, Weak<WriteEnd>>,
     /// Pipes inherited by this process, by `(fd, inode)`, with the proof.
+    #[cfg(unix)]
     inherited: BTreeMap<(RawFd, u64), Inherited>,
     /// What has been reported through, or tried.
     claims: BTreeMap<ClaimKey, Arc<Claim>>,
@@ -148,7 +160,9 @@ pub(crate) struct Registry {
 
 /// The one registry of the process.
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    #[cfg(unix)]
     created: BTreeMap::new(),
+    #[cfg(unix)]
     inherited: BTreeMap::new(),
     claims: BTreeMap::new(),
 });
@@ -159,17 +173,20 @@ impl Registry {
         REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    #[cfg(unix)]
     /// Records a pipe just created here.
     pub(crate) fn add_created(&mut self, end: Weak<WriteEnd>, fd: RawFd) {
         self.created.insert(fd, end);
     }
 
+    #[cfg(unix)]
     /// The pipe created here whose write end has fd number `fd`, if still
     /// open. Upgrade it only after releasing the lock (see the module docs).
     pub(crate) fn created(&self, fd: RawFd) -> Option<Weak<WriteEnd>> {
         self.created.get(&fd).cloned()
     }
 
+    #[cfg(unix)]
     /// Forgets `end`, which is being dropped (and not a newer pipe that
     /// reused its fd number).
     fn forget_created(&mut self, end: &WriteEnd) {
@@ -183,6 +200,7 @@ impl Registry {
         }
     }
 
+    #[cfg(unix)]
     /// Records that pipe `inode` at `fd` was inherited.
     pub(crate) fn add_inherited(&mut self, fd: RawFd, inode: u64, proof: Inherited) {
         self.inherited.insert((fd, inode), proof);
@@ -193,6 +211,7 @@ impl Registry {
         Arc::clone(self.claims.entry(key).or_default())
     }
 
+    #[cfg(unix)]
     /// Hands over the proof that pipe `inode` at `fd` was inherited, to
     /// adopt and close the fd; `None` if this process did not inherit it
     /// (or a report through it took the proof already).

@@ -271,7 +271,11 @@ pub(crate) fn watched(port: PortFuture, pid: Option<u32>) -> PortFuture {
 
 /// The error for a failed spawn of `program`.
 fn spawn_error(program: &OsStr, err: std::io::Error) -> Error {
-    let message = if err.raw_os_error() == Some(libc::EBADF) {
+    #[cfg(unix)]
+    let closed_writer = err.raw_os_error() == Some(libc::EBADF);
+    #[cfg(windows)]
+    let closed_writer = false;
+    let message = if closed_writer {
         // The hook of a writer given to this `Command` before found its pipe closed.
         format!(
             "could not start {program:?}: it was given a writer that is closed now; \

@@ -6,6 +6,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+#[cfg(unix)]
 use std::os::fd::RawFd;
 use std::path::Path;
 use std::process::Command;
@@ -15,6 +16,11 @@ use crate::error::{Error, ErrorKind};
 use crate::future::PortFuture;
 use crate::protocol::{self, Item, WriterText};
 use crate::transport::{Kind, Writer};
+
+/// An fd number: `std::os::fd::RawFd` on Unix; on Windows, where
+/// [`DynamicPortWriter::fd`] is always `None`, the same `c_int`.
+#[cfg(windows)]
+type RawFd = std::ffi::c_int;
 
 /// Where a child reports the port it listens on: an inherited pipe's write
 /// end, a named FIFO, or a connection back to the parent.
@@ -643,11 +649,12 @@ impl DynamicPortWriter {
         self.to.text()
     }
 
-    /// Makes a writer from parsed text, doing the one piece of I/O parsing does.
-    pub(crate) fn from_text(text: WriterText) -> DynamicPortWriter {
-        DynamicPortWriter {
-            to: Writer::from_text(text),
-        }
+    /// Makes a writer from parsed text, doing the one piece of I/O parsing
+    /// does (on Windows, refusing a pipe's or a FIFO's text).
+    pub(crate) fn from_text(text: WriterText) -> Result<DynamicPortWriter, Error> {
+        Ok(DynamicPortWriter {
+            to: Writer::from_text(text)?,
+        })
     }
 }
 
@@ -670,7 +677,7 @@ impl FromStr for DynamicPortWriter {
 
     /// Parses the writer text; see [`protocol`](crate::protocol).
     fn from_str(text: &str) -> Result<Self, Error> {
-        protocol::parse_writer(text).map(DynamicPortWriter::from_text)
+        protocol::parse_writer(text).and_then(DynamicPortWriter::from_text)
     }
 }
 

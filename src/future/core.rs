@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use async_io::Timer;
 
 use crate::error::{Error, ErrorKind};
-use crate::sys::{self, Exit};
+#[cfg(unix)]
+use crate::sys;
+use crate::sys::Exit;
 use crate::transport::{Received, Receiver};
 use crate::watch::Watch;
 
@@ -90,7 +92,16 @@ impl Core {
         }
     }
 
+    /// Blocks until the report is whole, waiting on the executor-free path:
+    /// async-io's reactor thread and its timers, as under any executor.
+    /// (Windows' sockets and process handles share no `poll(2)`.)
+    #[cfg(windows)]
+    pub(crate) fn wait<T>(&mut self, grammar: &Grammar<T>) -> Result<T, Error> {
+        async_io::block_on(std::future::poll_fn(|cx| self.poll(cx, grammar)))
+    }
+
     /// Blocks until the report is whole, waiting in `poll(2)`.
+    #[cfg(unix)]
     pub(crate) fn wait<T>(&mut self, grammar: &Grammar<T>) -> Result<T, Error> {
         loop {
             if let Some(result) = self.advance(grammar) {
@@ -265,9 +276,7 @@ impl Core {
     fn time_out<T>(&mut self) -> Result<T, Error> {
         let after = self.deadline.as_ref().map_or(Duration::ZERO, |d| d.after);
         let source = self.source.as_ref();
-        let writer_held = source
-            .and_then(|s| s.receiver.creator.as_ref())
-            .is_some_and(|creator| creator.strong_count() > 0);
+        let writer_held = source.is_some_and(|s| s.receiver.writer_held());
         let watched = source.is_some_and(|s| s.watch.is_some());
         let message = if writer_held && !watched {
             format!(

@@ -1,7 +1,7 @@
 //! The writer text: what `DynamicPortWriter` prints and parses.
 
+use std::ffi::c_int as RawFd;
 use std::net::SocketAddr;
-use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 use super::quote;

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,13 +11,19 @@ use crate::error::Error;
 use crate::future::PortFuture;
 use crate::protocol::Report;
 use crate::spawn::SpawnOptions;
-use crate::sys::{self, Stop};
 
+#[cfg(unix)]
 mod guardian;
 mod stderr;
+#[cfg(unix)]
+#[path = "tree_unix.rs"]
+mod tree;
+#[cfg(windows)]
+#[path = "tree_windows.rs"]
+mod tree;
 
-use guardian::Guardian;
 use stderr::Relay;
+use tree::{Prepared, Tree};
 
 /// How long [`Server::start`] waits for the report, unless
 /// [`SpawnOptions::timeout`] says otherwise.
@@ -105,18 +110,19 @@ pub struct Server {
     report: Report,
 }
 
-/// A child in a process group of its own, stopped when dropped.
+/// A child in a process tree of its own (a process group on Unix, a Job
+/// object on Windows), stopped when dropped.
 pub(crate) struct Running {
     /// The child; `None` once stopped and reaped.
     child: Option<Child>,
-    /// Its pid, which is its process group's id.
-    group: u32,
+    /// Its pid.
+    pid: u32,
+    /// Its process tree.
+    tree: Tree,
     /// How long it gets between `SIGTERM` and `SIGKILL`.
     grace: Duration,
     /// Its stderr, relayed.
     stderr: Option<Relay>,
-    /// The guardian that knows its group.
-    guardian: &'static Guardian,
 }
 
 impl Server {
@@ -222,7 +228,7 @@ impl Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn id(&self) -> u32 {
-        self.running.group
+        self.running.pid
     }
 
     /// Stops the server: `SIGTERM` to its process group, `SIGKILL` to what
@@ -254,7 +260,7 @@ impl Server {
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
-            .field("id", &self.running.group)
+            .field("id", &self.running.pid)
             .field("addrs", self.addrs())
             .finish_non_exhaustive()
     }
@@ -338,25 +344,27 @@ impl SpawnOptions {
         Running::started(running, report)
     }
 
-    /// The first half of a start: spawns `command` as a server, with the
-    /// guardian told, and its stderr relayed.
+    /// The first half of a start: spawns `command` as a server in a tree
+    /// of its own, and relays its stderr.
     pub(crate) fn launch(self, command: &mut Command) -> Result<(Running, PortFuture), Error> {
-        let guardian = Guardian::get().map_err(|e| {
-            Error::io(
-                "could not start the guardian that stops servers when this process ends",
-                e,
-            )
-        })?;
-        command.process_group(0).stderr(Stdio::piped());
-        sys::announce_pid_on_exec(command, guardian.fd());
+        let prepared = Prepared::new(command)?;
+        command.stderr(Stdio::piped());
         let (mut child, port) = self.spawn(command)?;
+        let tree = match prepared.started(&child) {
+            Ok(tree) => tree,
+            Err(err) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(err);
+            }
+        };
         let stderr = child.stderr.take().map(Relay::start);
         let mut running = Running {
-            group: child.id(),
+            pid: child.id(),
             child: Some(child),
+            tree,
             grace: self.grace.unwrap_or(DEFAULT_GRACE),
             stderr: None,
-            guardian,
         };
         match stderr {
             Some(Ok(relay)) => running.stderr = Some(relay),
@@ -392,8 +400,9 @@ impl Running {
         }
     }
 
-    /// `SIGTERM` to the group; once the program exited, or the grace
-    /// passed, `SIGKILL` to what is left; the guardian told; the program reaped.
+    /// `SIGTERM` to the group (`Ctrl-Break` on Windows); once the program
+    /// exited, or the grace passed, `SIGKILL` to what is left (the job
+    /// terminated); the program reaped.
     fn stop(&mut self) -> Result<ExitStatus, Error> {
         let Some(mut child) = self.child.take() else {
             return Err(Error::io(
@@ -401,19 +410,18 @@ impl Running {
                 std::io::Error::from(std::io::ErrorKind::NotFound),
             ));
         };
-        let _ = sys::signal_group(self.group, Stop::Term);
+        self.tree.terminate();
         let deadline = Instant::now().checked_add(self.grace);
-        while !matches!(sys::exit_of_pid(self.group), Ok(Some(_)) | Err(_))
+        while !self.tree.leader_exited()
             && deadline.is_some_and(|deadline| Instant::now() < deadline)
         {
             std::thread::sleep(Duration::from_millis(2));
         }
-        let _ = sys::signal_group(self.group, Stop::Kill);
         // Before the reaping, while the leader's pid cannot be anyone else's.
-        self.guardian.forget(self.group);
+        self.tree.kill();
         child
             .wait()
-            .map_err(|e| Error::io(format!("could not reap the server (pid {})", self.group), e))
+            .map_err(|e| Error::io(format!("could not reap the server (pid {})", self.pid), e))
     }
 }
 

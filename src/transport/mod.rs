@@ -17,24 +17,36 @@
 //! Every report is one atomic step through a
 //! [`Claim`](crate::registry::Claim): begun, written, and recorded only
 //! once written.
+//!
+//! Windows has no fds to inherit and no FIFOs: there, a local writer
+//! (`create`, `create_named`) is a TCP writer on loopback, with its token,
+//! and the pipe and FIFO transports are not built.
 
+use std::ffi::c_int;
 use std::fmt::{self, Display};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{BorrowedFd, RawFd};
+#[cfg(unix)]
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::process::Command;
+#[cfg(unix)]
 use std::sync::Weak;
 use std::task::{Context, Poll};
+#[cfg(unix)]
 use std::time::Instant;
 
 use crate::error::{Error, ErrorKind};
 use crate::protocol::WriterText;
-use crate::registry::{Refused, WriteEnd};
-use crate::sys;
+use crate::registry::Refused;
+#[cfg(unix)]
+use crate::registry::WriteEnd;
 
+#[cfg(unix)]
 pub(crate) mod fifo;
+#[cfg(unix)]
 pub(crate) mod file;
+#[cfg(unix)]
 pub(crate) mod pipe;
 pub(crate) mod tcp;
 
@@ -54,8 +66,10 @@ pub(crate) enum Kind {
 #[derive(Clone)]
 pub(crate) enum Writer {
     /// An inherited pipe.
+    #[cfg(unix)]
     Pipe(pipe::PipeWriter),
     /// A named FIFO.
+    #[cfg(unix)]
     Fifo(fifo::FifoWriter),
     /// A connection back to the parent.
     Tcp(tcp::TcpWriter),
@@ -65,13 +79,22 @@ impl Writer {
     /// Makes a new writer of `kind`, and the parent's receiver.
     pub(crate) fn create(kind: Kind) -> Result<(Writer, Receiver), Error> {
         Ok(match kind {
+            #[cfg(unix)]
             Kind::Inherited => {
                 let (writer, receiver) = pipe::PipeWriter::create()?;
                 (Writer::Pipe(writer), receiver)
             }
+            #[cfg(unix)]
             Kind::Named => {
                 let (writer, receiver) = fifo::FifoWriter::create()?;
                 (Writer::Fifo(writer), receiver)
+            }
+            // Windows' best local writer: a connection back on loopback.
+            #[cfg(windows)]
+            Kind::Inherited | Kind::Named => {
+                let loopback = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+                let (writer, receiver) = tcp::TcpWriter::create(loopback)?;
+                (Writer::Tcp(writer), receiver)
             }
             Kind::Remote(addr) => {
                 let (writer, receiver) = tcp::TcpWriter::create(addr)?;
@@ -80,21 +103,39 @@ impl Writer {
         })
     }
 
-    /// Makes a writer from parsed text, doing the one piece of I/O parsing does.
-    pub(crate) fn from_text(text: WriterText) -> Writer {
-        match text {
+    /// Makes a writer from parsed text, doing the one piece of I/O parsing
+    /// does. On Windows, a pipe's or a FIFO's text names nothing that can
+    /// exist there, and is an error.
+    pub(crate) fn from_text(text: WriterText) -> Result<Writer, Error> {
+        Ok(match text {
+            #[cfg(unix)]
             WriterText::Pipe { fd, inode } => Writer::Pipe(pipe::PipeWriter::from_parts(fd, inode)),
+            #[cfg(unix)]
             WriterText::Fifo { dev, inode, path } => {
                 Writer::Fifo(fifo::FifoWriter { dev, inode, path })
             }
+            #[cfg(windows)]
+            WriterText::Pipe { .. } | WriterText::Fifo { .. } => {
+                return Err(Error::new(
+                    ErrorKind::MalformedWriter,
+                    format!(
+                        "the writer {} is an inherited pipe or a FIFO of a Unix parent, \
+                         which cannot exist on Windows; a Windows parent's writers are \
+                         connections back (tcp:TOKEN@ADDR)",
+                        crate::protocol::format_writer(&text)
+                    ),
+                ))
+            }
             WriterText::Tcp { addr, token } => Writer::Tcp(tcp::TcpWriter { addr, token }),
-        }
+        })
     }
 
     /// The parsed text form.
     pub(crate) fn text(&self) -> WriterText {
         match self {
+            #[cfg(unix)]
             Writer::Pipe(pipe) => pipe.text(),
+            #[cfg(unix)]
             Writer::Fifo(fifo) => fifo.text(),
             Writer::Tcp(tcp) => tcp.text(),
         }
@@ -104,7 +145,9 @@ impl Writer {
     /// or a FIFO: never; a remote writer: for its connect and write).
     pub(crate) fn send(&self, line: &[u8]) -> Result<(), Error> {
         match self {
+            #[cfg(unix)]
             Writer::Pipe(pipe) => pipe.send(line),
+            #[cfg(unix)]
             Writer::Fifo(fifo) => fifo.send(line),
             Writer::Tcp(tcp) => tcp.send(line),
         }
@@ -116,7 +159,9 @@ impl Writer {
     pub(crate) async fn send_async(&self, line: &[u8]) -> Result<(), Error> {
         match self {
             // One nonblocking write of a few bytes.
+            #[cfg(unix)]
             Writer::Pipe(pipe) => pipe.send(line),
+            #[cfg(unix)]
             Writer::Fifo(fifo) => fifo.send(line),
             Writer::Tcp(tcp) => tcp.send_async(line).await,
         }
@@ -125,24 +170,30 @@ impl Writer {
     /// Makes the child that `command` spawns, and no other process, inherit
     /// what it needs (only a pipe needs anything).
     pub(crate) fn inherit(&self, command: &mut Command) {
-        if let Writer::Pipe(pipe) = self {
-            pipe.inherit(command);
+        match self {
+            #[cfg(unix)]
+            Writer::Pipe(pipe) => pipe.inherit(command),
+            _ => {
+                let _ = command;
+            }
         }
     }
 
     /// The fd number a pipe writer's child writes to.
-    pub(crate) fn fd(&self) -> Option<RawFd> {
+    pub(crate) fn fd(&self) -> Option<c_int> {
         match self {
+            #[cfg(unix)]
             Writer::Pipe(pipe) => Some(pipe.fd),
-            Writer::Fifo(_) | Writer::Tcp(_) => None,
+            _ => None,
         }
     }
 
     /// A named writer's FIFO.
     pub(crate) fn path(&self) -> Option<&Path> {
         match self {
+            #[cfg(unix)]
             Writer::Fifo(fifo) => Some(&fifo.path),
-            Writer::Pipe(_) | Writer::Tcp(_) => None,
+            _ => None,
         }
     }
 
@@ -150,6 +201,7 @@ impl Writer {
     pub(crate) fn remote_addr(&self) -> Option<SocketAddr> {
         match self {
             Writer::Tcp(tcp) => Some(tcp.addr),
+            #[cfg(unix)]
             Writer::Pipe(_) | Writer::Fifo(_) => None,
         }
     }
@@ -158,7 +210,9 @@ impl Writer {
 impl fmt::Debug for Writer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            #[cfg(unix)]
             Writer::Pipe(pipe) => pipe.fmt_debug(f),
+            #[cfg(unix)]
             Writer::Fifo(fifo) => fifo.fmt_debug(f),
             Writer::Tcp(tcp) => tcp.fmt_debug(f),
         }
@@ -185,7 +239,8 @@ pub(crate) enum Received<T> {
     Done(Result<T, Error>),
     /// Nothing more to read now.
     WouldBlock,
-    /// End of stream, with no bytes at all.
+    /// End of stream, with no bytes at all (a pipe or a FIFO: Unix only).
+    #[cfg_attr(windows, allow(dead_code))]
     Closed,
 }
 
@@ -197,10 +252,38 @@ pub(crate) struct Receiver {
     pub(crate) input: Input,
     /// For a pipe: the parent's write end, to tell whether the parent still
     /// holds a writer (a likely cause of a timeout).
+    #[cfg(unix)]
     pub(crate) creator: Option<Weak<WriteEnd>>,
     /// For a named writer: its private directory, removed when the
     /// receiver drops (it is held for that alone).
+    #[cfg(unix)]
     pub(crate) _dir: Option<fifo::NamedDir>,
+}
+
+impl Receiver {
+    /// A receiver that holds nothing but its input.
+    pub(crate) fn of(input: Input) -> Receiver {
+        Receiver {
+            input,
+            #[cfg(unix)]
+            creator: None,
+            #[cfg(unix)]
+            _dir: None,
+        }
+    }
+
+    /// Whether this process still holds the writer whose end the child
+    /// should have had alone (a pipe's creator), which keeps the future
+    /// from seeing the child die.
+    pub(crate) fn writer_held(&self) -> bool {
+        #[cfg(unix)]
+        return self
+            .creator
+            .as_ref()
+            .is_some_and(|creator| creator.strong_count() > 0);
+        #[cfg(windows)]
+        return false;
+    }
 }
 
 /// The seam: what a report arrives on. Every transport's input has the same
@@ -208,6 +291,7 @@ pub(crate) struct Receiver {
 #[derive(Debug)]
 pub(crate) enum Input {
     /// A nonblocking file: a pipe's read end, or a FIFO.
+    #[cfg(unix)]
     File(file::FileInput),
     /// A TCP listener and its connections (boxed: it is large, and rare).
     Tcp(Box<tcp::TcpReceiver>),
@@ -217,6 +301,7 @@ impl Input {
     /// Reads what is there without waiting, and parses it.
     pub(crate) fn read<T>(&mut self, grammar: &Grammar<T>) -> Received<T> {
         match self {
+            #[cfg(unix)]
             Input::File(file) => file.read(grammar),
             Input::Tcp(tcp) => tcp.read(grammar),
         }
@@ -225,7 +310,9 @@ impl Input {
     /// The watched child exited: what arrived so far is all that will, so
     /// judge it as a whole report; `None` if there is nothing to judge.
     pub(crate) fn read_at_exit<T>(&mut self, grammar: &Grammar<T>) -> Option<Result<T, Error>> {
+        let _ = grammar;
         match self {
+            #[cfg(unix)]
             Input::File(file) => file.read_at_exit(grammar),
             // Each connection is judged on its own; an exit ends none of them.
             Input::Tcp(_) => None,
@@ -233,6 +320,7 @@ impl Input {
     }
 
     /// Adds the fds a blocking wait polls.
+    #[cfg(unix)]
     pub(crate) fn fds<'a>(&'a self, fds: &mut Vec<BorrowedFd<'a>>) {
         match self {
             Input::File(file) => fds.extend(file.fd()),
@@ -242,6 +330,7 @@ impl Input {
 
     /// After a blocking wait: which of the fds from [`fds`](Self::fds), in
     /// the same order, are ready.
+    #[cfg(unix)]
     pub(crate) fn mark_ready(&mut self, ready: &[bool]) {
         match self {
             Input::File(_) => {}
@@ -250,9 +339,11 @@ impl Input {
     }
 
     /// When something must be looked at again without any fd being ready
-    /// (a connection's deadline, say).
+    /// (a connection's deadline, say), for a blocking wait in `poll(2)`.
+    #[cfg(unix)]
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         match self {
+            #[cfg(unix)]
             Input::File(_) => None,
             Input::Tcp(tcp) => tcp.next_deadline(),
         }
@@ -262,6 +353,7 @@ impl Input {
     /// something is ready now.
     pub(crate) fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
+            #[cfg(unix)]
             Input::File(file) => file.poll_readable(cx),
             Input::Tcp(tcp) => tcp.poll_readable(cx),
         }
@@ -269,12 +361,13 @@ impl Input {
 }
 
 /// Writes a report line to `fd`, mapping a gone reader to [`ErrorKind::Abandoned`].
+#[cfg(unix)]
 pub(crate) fn write_report(
     fd: BorrowedFd<'_>,
     line: &[u8],
     writer: &dyn Display,
 ) -> Result<(), Error> {
-    sys::write_all_without_sigpipe(fd, line).map_err(|e| {
+    crate::sys::write_all_without_sigpipe(fd, line).map_err(|e| {
         if e.kind() == io::ErrorKind::BrokenPipe {
             abandoned(writer)
         } else {

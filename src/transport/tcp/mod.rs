@@ -87,11 +87,9 @@ impl TcpWriter {
         sys::random_bytes(&mut secret)
             .map_err(|e| Error::io("could not read the OS's random source", e))?;
         let token: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-        let receiver = Receiver {
-            input: super::Input::Tcp(Box::new(TcpReceiver::new(listener, &token))),
-            creator: None,
-            _dir: None,
-        };
+        let receiver = Receiver::of(super::Input::Tcp(Box::new(TcpReceiver::new(
+            listener, &token,
+        ))));
         Ok((TcpWriter { addr, token }, receiver))
     }
 

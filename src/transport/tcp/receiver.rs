@@ -7,6 +7,7 @@ use std::fmt;
 use std::future::Future;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+#[cfg(unix)]
 use std::os::fd::BorrowedFd;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -345,6 +346,7 @@ impl TcpReceiver {
 
     /// Adds the fds a blocking wait polls: the listener (unless accepting
     /// is paused) and every connection.
+    #[cfg(unix)]
     pub(crate) fn fds<'a>(&'a self, fds: &mut Vec<BorrowedFd<'a>>) {
         if self.accept_paused_until.is_none() {
             fds.extend(self.listener.fd());
@@ -354,6 +356,7 @@ impl TcpReceiver {
 
     /// After a blocking wait: marks what `poll(2)` found ready, in the
     /// order of [`fds`](Self::fds).
+    #[cfg(unix)]
     pub(crate) fn mark_ready(&mut self, ready: &[bool]) {
         let mut ready = ready.iter();
         if self.accept_paused_until.is_none() && self.listener.fd().is_some() {

@@ -5,7 +5,7 @@
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
-use super::process::Exit;
+use crate::sys::Exit;
 
 /// Always `Err(Unsupported)`: there is no exit fd here.
 pub(crate) fn exit_fd(_pid: u32) -> io::Result<OwnedFd> {

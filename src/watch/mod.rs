@@ -1,21 +1,31 @@
 //! The child watcher behind [`PortFuture::watch`](crate::PortFuture::watch):
-//! an fd that becomes readable when the child exits (a pidfd on Linux, a
-//! kqueue on macOS and FreeBSD: [`sys::exit_fd`]), registered with
-//! `async-io` like the report's fd, or, where there is none, a look at the
-//! child every [`POLL_INTERVAL`]. It never reaps: the exit is read with
+//! the child's exit event, registered with `async-io` like the report's
+//! input, or, where there is none, a look at the child every
+//! [`POLL_INTERVAL`]. The event is an fd on Unix ([`exit_fd`]: a pidfd on
+//! Linux, a kqueue on macOS and FreeBSD) and the process handle on Windows
+//! ([`process_handle`]). It never reaps: on Unix the exit is read with
 //! `waitid(..., WNOWAIT)`, and the caller's `wait` still gets the status.
 
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+#[cfg(unix)]
+use std::os::fd::BorrowedFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_io::Timer;
 
-use crate::reactor::Lazy;
 use crate::sys::{self, Exit};
+
+#[cfg(unix)]
+mod exit_fd;
+#[cfg(unix)]
+use exit_fd::ExitEvent;
+#[cfg(windows)]
+mod process_handle;
+#[cfg(windows)]
+use process_handle::ExitEvent;
 
 /// How often a child is looked at where there is no exit fd.
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(10);
@@ -32,8 +42,8 @@ pub(crate) struct Watch {
 /// How a child's exit is noticed.
 #[derive(Debug)]
 enum How {
-    /// An fd that is readable once the child exits ([`sys::exit_fd`]).
-    ExitFd(Lazy<OwnedFd>),
+    /// The child's exit event.
+    Event(ExitEvent),
     /// No exit fd (Linux before 5.4, `--cfg dynamic_port_posix`): a look
     /// every [`POLL_INTERVAL`].
     Polling {
@@ -51,17 +61,12 @@ impl Watch {
     /// always polls, so that the tests of that fallback run here too
     /// (`ci/check.sh` runs them so).
     pub(crate) fn new(pid: u32) -> Watch {
-        match sys::exit_fd(pid) {
-            // Linux 5.3 has pidfds but not `waitid(P_PIDFD)` (5.4), which
-            // reads the exit: there, poll as without pidfds.
-            Ok(fd) if sys::exit_through(fd.as_fd(), pid).is_err() => Self::polling(pid),
-            Ok(fd) => Watch {
+        match ExitEvent::new(pid) {
+            Some(event) => Watch {
                 pid,
-                how: How::ExitFd(Lazy::Plain(fd)),
+                how: How::Event(event),
             },
-            // ESRCH: already exited or reaped; `exited` tells. ENOSYS,
-            // Unsupported: no exit fds.
-            Err(_) => Self::polling(pid),
+            None => Self::polling(pid),
         }
     }
 
@@ -92,28 +97,26 @@ impl Watch {
     /// Whether the child has exited, and how; it stays a zombie for its owner.
     pub(crate) fn exited(&self) -> io::Result<Option<Exit>> {
         match &self.how {
-            How::ExitFd(exit_fd) => match exit_fd.fd() {
-                Some(fd) => sys::exit_through(fd, self.pid),
-                // Its registration failed: look by pid instead.
-                None => sys::exit_of_pid(self.pid),
-            },
+            How::Event(event) => event.exited(self.pid),
             How::Polling { .. } => sys::exit_of_pid(self.pid),
             How::Reaped => Ok(Some(Exit::Collected)),
         }
     }
 
     /// The fd to wait on in `poll(2)`, if there is one.
+    #[cfg(unix)]
     pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.how {
-            How::ExitFd(exit_fd) => exit_fd.fd(),
+            How::Event(event) => event.fd(),
             How::Polling { .. } | How::Reaped => None,
         }
     }
 
     /// The longest a blocking wait may sleep before looking at the child again.
+    #[cfg(unix)]
     pub(crate) fn max_sleep(&self) -> Option<Duration> {
         match &self.how {
-            How::ExitFd(_) | How::Reaped => None,
+            How::Event(_) | How::Reaped => None,
             How::Polling { .. } => Some(POLL_INTERVAL),
         }
     }
@@ -122,7 +125,7 @@ impl Watch {
     /// else `Pending` with `cx`'s waker kept.
     pub(crate) fn poll_maybe_exited(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.how {
-            How::ExitFd(exit_fd) => exit_fd.poll_readable(cx),
+            How::Event(event) => event.poll(cx),
             How::Polling { timer } => {
                 let timer = timer.get_or_insert_with(|| Timer::after(POLL_INTERVAL));
                 match Pin::new(timer).poll(cx) {

@@ -13,7 +13,8 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::check;
-use super::process::{exit_of_pid, Exit};
+use super::process::exit_of_pid;
+use crate::sys::Exit;
 
 /// A kqueue that becomes readable when child `pid` exits. `ESRCH` for a
 /// process that has exited already (a zombie cannot be watched): the caller

@@ -4,7 +4,8 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use super::process::{waitid_nowait, Exit};
+use super::process::waitid_nowait;
+use crate::sys::Exit;
 
 /// Opens a pidfd for `pid`: an fd that becomes readable when the process
 /// exits. Close-on-exec, as every pidfd is. `ENOSYS` before Linux 5.3;

@@ -4,37 +4,7 @@
 use std::io;
 
 use super::check;
-
-/// How a process ended, read without reaping it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Exit {
-    /// It called `exit` with this code.
-    Code(i32),
-    /// A signal killed it.
-    Signal {
-        /// The signal's number.
-        signal: i32,
-        /// Whether it dumped core.
-        core_dumped: bool,
-    },
-    /// It is gone, but its status was already collected (by a `wait` that
-    /// was not ours), so it is unknown.
-    Collected,
-}
-
-impl Exit {
-    /// The raw status word `waitpid` would have returned, for `ExitStatus::from_raw`.
-    pub(crate) fn wait_status(self) -> Option<i32> {
-        match self {
-            Exit::Code(code) => Some((code & 0xff) << 8),
-            Exit::Signal {
-                signal,
-                core_dumped,
-            } => Some(signal | if core_dumped { 0x80 } else { 0 }),
-            Exit::Collected => None,
-        }
-    }
-}
+use crate::sys::Exit;
 
 /// Whether this process's child `pid` has exited, and how, without reaping it.
 pub(crate) fn exit_of_pid(pid: u32) -> io::Result<Option<Exit>> {
