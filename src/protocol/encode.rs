@@ -142,6 +142,40 @@ mod tests {
     }
 
     #[test]
+    fn encode_addrs_takes_a_line_of_exactly_the_most_bytes_and_no_more() {
+        // 91 items of 44 bytes and 90 spaces: 4094 bytes; one port of two
+        // digits makes it 4095, MAX_LINE_LEN; one of three, 4096.
+        let endpoints = |last_port: u16| -> Vec<(String, SocketAddr)> {
+            (0..91)
+                .map(|i| {
+                    let port = if i == 90 { last_port } else { 1 };
+                    (
+                        format!("e{i:0>31}"),
+                        SocketAddr::from(([127, 0, 0, 1], port)),
+                    )
+                })
+                .collect()
+        };
+        fn borrowed(list: &[(String, SocketAddr)]) -> Vec<(Option<&str>, SocketAddr)> {
+            list.iter().map(|(n, a)| (Some(n.as_str()), *a)).collect()
+        }
+        let fits = endpoints(10);
+        let line = encode_addrs(&borrowed(&fits)).unwrap();
+        assert_eq!(line.len(), MAX_LINE_LEN + 1, "with its newline");
+        assert_eq!(
+            parse_items_report(line.as_bytes(), false)
+                .unwrap()
+                .unwrap()
+                .len(),
+            91
+        );
+        let too_long = endpoints(100);
+        let err = encode_addrs(&borrowed(&too_long)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MalformedReport);
+        assert!(err.to_string().contains("4096 bytes of endpoints"), "{err}");
+    }
+
+    #[test]
     fn encode_addrs_round_trips_and_refuses_bad_endpoints() {
         let http: SocketAddr = "127.0.0.1:8080".parse().unwrap();
         let admin: SocketAddr = "[::1]:9090".parse().unwrap();

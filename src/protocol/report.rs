@@ -541,6 +541,8 @@ mod tests {
             b"80 90\n",
             b"80 9",
             b"http=127.0.0.1:80\n",
+            // A whole named item, before its end: a port report cannot have it.
+            b"http=127.0.0.1:80 ",
             b"http=",
             b"[::1]:0\n",
             b"::1:80\n",
@@ -562,6 +564,17 @@ mod tests {
             parse_report(b"  ", true).unwrap_err().kind(),
             ErrorKind::MalformedReport
         );
+    }
+
+    #[test]
+    fn a_whole_named_item_waits_for_more_in_an_items_report() {
+        for partial in [&b"http=127.0.0.1:80 "[..], b"http=127.0.0.1:80 admin"] {
+            assert_eq!(
+                parse_items_report(partial, false).unwrap(),
+                None,
+                "{partial:?}"
+            );
+        }
     }
 
     #[test]
