@@ -34,8 +34,11 @@ step "tests again on macOS's code paths (no pipe2, getrandom, sigtimedwait; chil
 RUSTFLAGS="$RUSTFLAGS --cfg dynamic_port_posix" CARGO_TARGET_DIR=target/posix \
   cargo test --all-features --locked 2>&1 | tee -a "$results"
 
-step "type-check and clippy for macOS and FreeBSD (-Zbuild-std)"
-bash ci/cross.sh
+step "type-check and clippy for macOS, FreeBSD and Windows (-Zbuild-std)"
+env -u RUSTFLAGS bash ci/cross.sh
+
+step "the Windows tests, built for x86_64-pc-windows-gnu, under Wine"
+env -u RUSTFLAGS bash ci/wine.sh 2>&1 | tee -a "$results"
 
 step "fuzzing, a smoke run of every target (nightly)"
 env -u RUSTFLAGS bash ci/fuzz.sh

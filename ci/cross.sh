@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Type-checks and lints the crate for the other Unixes, with Debian's
+# Type-checks and lints the crate for macOS, FreeBSD and Windows, with Debian's
 # rustc-web, cargo-web and rust-web-src (Rust 1.96 and its std source) and
 # -Zbuild-std, which needs no target's std installed. Linux runs the code
 # paths these targets share with it (`--cfg dynamic_port_posix`): ci/check.sh.
@@ -15,7 +15,8 @@ fi
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(x86_64-apple-darwin aarch64-apple-darwin x86_64-unknown-freebsd)
+    targets=(x86_64-apple-darwin aarch64-apple-darwin x86_64-unknown-freebsd
+             x86_64-pc-windows-gnu x86_64-pc-windows-msvc)
 fi
 
 # Debian's toolchain, not rustup's: its std source is what -Zbuild-std builds.
@@ -28,9 +29,12 @@ for target in "${targets[@]}"; do
     for features in --all-features --no-default-features; do
         echo "== cross: $target $features"
         # The library and the binary: the tests' dev-dependencies build C
-        # (criterion's alloca), which needs the target's C toolchain.
-        cargo check -Zbuild-std=std,panic_abort --target "$target" --lib --bins $features --locked
-        cargo clippy -Zbuild-std=std,panic_abort --target "$target" --lib --bins $features --locked \
+        # (criterion's alloca), which needs the target's C toolchain. The
+        # command-line tool is not built for Windows yet.
+        what=(--lib --bins)
+        case "$target" in *windows*) what=(--lib) ;; esac
+        cargo check -Zbuild-std=std,panic_abort --target "$target" "${what[@]}" $features --locked
+        cargo clippy -Zbuild-std=std,panic_abort --target "$target" "${what[@]}" $features --locked \
             -- -D warnings
     done
 done

@@ -8,15 +8,16 @@
 #
 #   ci/install-deps.sh         what the Linux test suite needs
 #   ci/install-deps.sh cross   Debian's Rust 1.96 with its std source and
-#                              clippy, for ci/cross.sh's -Zbuild-std checks
+#                              clippy, for ci/cross.sh's -Zbuild-std checks,
+#                              and mingw-w64 and Wine for ci/wine.sh
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 
 if [ "${1:-}" = cross ]; then
-  echo "ci/install-deps.sh: installing Debian's rustc-web, cargo-web, rust-web-src, rust-web-clippy"
+  echo "ci/install-deps.sh: installing Debian's rustc-web, cargo-web, rust-web-src, rust-web-clippy, mingw-w64, wine64"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-    rustc-web cargo-web rust-web-src rust-web-clippy
+    rustc-web cargo-web rust-web-src rust-web-clippy mingw-w64 wine64
   exit 0
 fi
 

@@ -100,8 +100,23 @@
 //!
 //! Linux (tested), macOS and FreeBSD (type-checked and clippy-clean in CI;
 //! the code paths they share with Linux run on Linux too, built with
-//! `--cfg dynamic_port_posix`). Windows is not supported yet: other targets
-//! stop at a clear compile error.
+//! `--cfg dynamic_port_posix`), and Windows (type-checked for `-gnu` and
+//! `-msvc`; its own tests run under Wine in CI, not on a real Windows).
+//! Other targets stop at a clear compile error.
+//!
+//! - **Windows** has no fds to inherit and no FIFOs: there,
+//!   [`create`](DynamicPortWriter::create) and
+//!   [`create_named`](DynamicPortWriter::create_named) give a writer that
+//!   connects back on loopback with a 128-bit token (the transport of
+//!   [`create_remote`](DynamicPortWriter::create_remote), already portable),
+//!   [`fd`](DynamicPortWriter::fd) is `None` and
+//!   [`inherit`](DynamicPortWriter::inherit) has nothing to do. Any local
+//!   process could connect to loopback, but only one that knows the token
+//!   is heard; a named pipe with a DACL would need a second transport for
+//!   the same promise. `watch` waits on the child's process handle (its
+//!   exit is seen at once, with its exit code), and a [`Server`] is a Job
+//!   object that kills the whole tree when the `Server` or this process
+//!   ends. The command-line tool is not built for Windows yet.
 //!
 //! - **Watching a child** ([`PortFuture::watch`], every [`spawn`]): a pidfd
 //!   on Linux, a kqueue `EVFILT_PROC` event on macOS and FreeBSD; on a
@@ -140,7 +155,7 @@
     target_os = "freebsd",
     windows
 )))]
-compile_error!("dynamic-port builds on Linux, macOS and FreeBSD; Windows support is not done yet");
+compile_error!("dynamic-port builds on Linux, macOS, FreeBSD and Windows only");
 
 #[cfg(feature = "rt-async-std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rt-async-std")))]

@@ -116,6 +116,10 @@ impl DynamicPortWriter {
     /// given it with [`pass_to`](Self::pass_to), [`inherit`](Self::inherit)
     /// or [`pass_to_env`](Self::pass_to_env).
     ///
+    /// **On Windows**, which has no fds to inherit, it is a writer that
+    /// connects back on loopback, with a token, as
+    /// [`create_remote`](Self::create_remote)`("127.0.0.1:0")` makes.
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Io`] if the pipe cannot be made (for example, when the
@@ -162,6 +166,9 @@ impl DynamicPortWriter {
     /// cannot see the child die by itself. Watch the child with
     /// [`PortFuture::watch`], or spawn it with [`spawn`](crate::spawn)
     /// and [`SpawnOptions::named`](crate::SpawnOptions::named), which do.
+    ///
+    /// **On Windows**, which has no FIFOs, it is the loopback writer that
+    /// [`create`](Self::create) makes there.
     ///
     /// # Errors
     ///
@@ -249,7 +256,8 @@ impl DynamicPortWriter {
     }
 
     /// The fd number of the write end, as the child sees it; `None` for a
-    /// named or remote writer, which has no fd until the child opens it.
+    /// named or remote writer, which has no fd until the child opens it,
+    /// and always `None` on Windows.
     ///
     /// ```
     /// # let (writer, _port) = dynamic_port::DynamicPortWriter::create()?;
@@ -261,7 +269,8 @@ impl DynamicPortWriter {
         self.to.fd()
     }
 
-    /// The FIFO's path for a named writer; `None` for a pipe.
+    /// The FIFO's path for a named writer; `None` for a pipe, and always
+    /// `None` on Windows.
     ///
     /// ```
     /// # let (writer, _port) = dynamic_port::DynamicPortWriter::create_named()?;
@@ -379,7 +388,8 @@ impl DynamicPortWriter {
     /// the same time by other threads do not inherit it. See
     /// [`pass_to`](Self::pass_to) for what happens if the writer is dropped
     /// before the spawn. For a named writer there is nothing to inherit, and
-    /// this does nothing.
+    /// this does nothing; nor on Windows, where no writer needs anything
+    /// inherited.
     ///
     /// # Example
     ///

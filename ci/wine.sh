@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the Windows tests for x86_64-pc-windows-gnu (Debian's Rust 1.96
+# with -Zbuild-std, linked by mingw-w64) and runs them under Debian's Wine,
+# with the ProcessPrng shim that Wine 8 lacks (ci/wine/process_prng.c).
+#
+#   ci/wine.sh [CARGO TEST ARGS...]    default: the Windows test file
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x /usr/bin/rustc ] || [ ! -x /usr/bin/x86_64-w64-mingw32-gcc ] || [ ! -x /usr/lib/wine/wine64 ]; then
+    bash ci/install-deps.sh cross
+fi
+
+target=x86_64-pc-windows-gnu
+export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=target/cross
+export PATH="/usr/bin:$PATH"
+unset RUSTC_WRAPPER
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+export CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$PWD/ci/wine/runner.sh"
+
+dll="$CARGO_TARGET_DIR/bcryptprimitives.dll"
+if [ ! -f "$dll" ] || [ ci/wine/process_prng.c -nt "$dll" ]; then
+    mkdir -p "$CARGO_TARGET_DIR"
+    x86_64-w64-mingw32-gcc -shared -O2 -o "$dll" ci/wine/process_prng.c -ladvapi32
+fi
+export DP_PROCESS_PRNG_DLL="$PWD/$dll"
+
+# Wine's own files, out of the way and fresh: its first start takes seconds.
+export WINEPREFIX="${WINEPREFIX:-${TMPDIR:-/tmp}/dynamic-port-wine}"
+export WINEDEBUG=-all
+/usr/lib/wine/wine64 wineboot --init >/dev/null 2>&1 || true
+
+args=("$@")
+[ ${#args[@]} -gt 0 ] || args=(--test windows)
+# Every feature but `cli`: the command-line tool is not built for Windows yet.
+cargo test -Zbuild-std=std,panic_abort --target "$target" --locked \
+    --features rt-tokio,rt-async-std,rt-smol,serde,postcard,clap "${args[@]}"
