@@ -518,6 +518,7 @@ mod tests {
             b"54321 \t",
             b"127.0.0.",
             b"[::1",
+            b"[::1]",
             b"[::1]:8",
         ] {
             assert_eq!(parse_report(partial, false).unwrap(), None, "{partial:?}");
@@ -544,6 +545,9 @@ mod tests {
             // A whole named item, before its end: a port report cannot have it.
             b"http=127.0.0.1:80 ",
             b"http=",
+            // No IPv6 address has these, or is that long.
+            b"[zz",
+            &[b"[".as_slice(), &[b'1'; 46]].concat(),
             b"[::1]:0\n",
             b"::1:80\n",
             b"1.2.3:80\n",
@@ -567,14 +571,22 @@ mod tests {
     }
 
     #[test]
-    fn a_whole_named_item_waits_for_more_in_an_items_report() {
-        for partial in [&b"http=127.0.0.1:80 "[..], b"http=127.0.0.1:80 admin"] {
-            assert_eq!(
-                parse_items_report(partial, false).unwrap(),
-                None,
-                "{partial:?}"
-            );
+    fn unfinished_named_items_wait_for_more_in_an_items_report() {
+        let longest_name = [b"x".repeat(MAX_NAME_LEN).as_slice(), b"=1"].concat();
+        for partial in [
+            &b"http=127.0.0.1:80 "[..],
+            b"http=127.0.0.1:80 admin",
+            b"http=127.0",
+            b"a=[::1",
+            &longest_name,
+        ] {
+            let parsed = parse_items_report(partial, false);
+            assert_eq!(parsed.unwrap(), None, "{partial:?}");
         }
+        // A name one byte too long can no longer become one.
+        let too_long = b"x".repeat(MAX_NAME_LEN + 1);
+        let err = parse_items_report(&too_long, false).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MalformedReport);
     }
 
     #[test]
