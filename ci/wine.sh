@@ -33,6 +33,4 @@ export WINEDEBUG=-all
 
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(--test windows)
-# Every feature but `cli`: the command-line tool is not built for Windows yet.
-cargo test -Zbuild-std=std,panic_abort --target "$target" --locked \
-    --features rt-tokio,rt-async-std,rt-smol,serde,postcard,clap "${args[@]}"
+cargo test -Zbuild-std=std,panic_abort --target "$target" --locked --all-features "${args[@]}"

@@ -187,6 +187,14 @@ mod transport;
 mod watch;
 mod writer;
 
+/// Not part of the API: the Windows calls of the `dynamic-port` binary
+/// (feature `cli`), which has no `unsafe` of its own there.
+#[cfg(all(windows, feature = "cli"))]
+#[doc(hidden)]
+pub mod __windows {
+    pub use crate::sys::windows::{ctrl_break, on_console_control, Job};
+}
+
 pub use crate::error::{Error, ErrorKind};
 pub use crate::future::{AddrFuture, AddrsFuture, LineFuture, PortFuture, ReportFuture};
 pub use crate::server::{Server, DEFAULT_GRACE, DEFAULT_TIMEOUT};

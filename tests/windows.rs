@@ -109,14 +109,15 @@ fn child_process() {
                 .unwrap();
         }),
         "report-and-exit" => writer().report(4242).unwrap(),
-        "server-with-grandchild" => {
+        "server-with-grandchild" | "server-with-grandchild-env" => {
             let grandchild = child("silent").spawn().unwrap();
-            std::fs::write(
-                std::env::var("DP_PID_FILE").unwrap(),
-                grandchild.id().to_string(),
-            )
-            .unwrap();
-            let listener = writer().where_to_listen().unwrap();
+            let pid_file = std::env::var("DP_PID_FILE").unwrap();
+            std::fs::write(pid_file, grandchild.id().to_string()).unwrap();
+            let writer = match role.as_str() {
+                "server-with-grandchild" => writer(),
+                _ => DynamicPortWriter::from_env().unwrap().unwrap(),
+            };
+            let listener = writer.where_to_listen().unwrap();
             loop {
                 let _ = listener.accept();
             }
@@ -291,4 +292,69 @@ fn create_gives_a_loopback_writer_with_no_fd() {
     let (writer, _port) = DynamicPortWriter::create().unwrap();
     assert_eq!(writer.fd(), None);
     assert!(writer.remote_addr().unwrap().ip().is_loopback());
+}
+
+/// `dynamic-port run ARGS -- (this binary as a child playing ROLE)`, its
+/// stdout captured, its stderr null.
+#[cfg(feature = "cli")]
+fn dynamic_port_run(args: &[&str], role: &str) -> std::process::Output {
+    let child = child(role);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dynamic-port"));
+    command
+        .arg("run")
+        .args(args)
+        .arg("--")
+        .arg(child.get_program())
+        .args(child.get_args())
+        .env(ROLE, role)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null());
+    command.output().unwrap()
+}
+
+#[test]
+#[cfg(feature = "cli")]
+fn the_cli_prints_the_port_runs_then_with_it_and_passes_its_status_on() {
+    let output = dynamic_port_run(&["--then", "echo %PORT%& exit 7"], "echo-server");
+    assert_eq!(output.status.code(), Some(7), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+    let port: u16 = lines[0].parse().unwrap();
+    assert_eq!(lines[1], port.to_string(), "--then saw PORT: {stdout:?}");
+}
+
+#[test]
+#[cfg(feature = "cli")]
+fn the_cli_fails_with_its_codes_for_a_death_a_timeout_and_junk() {
+    assert_eq!(dynamic_port_run(&[], "exit-3").status.code(), Some(3));
+    let timed_out = dynamic_port_run(&["--timeout", "0.3", "--grace", "0.1"], "silent");
+    assert_eq!(timed_out.status.code(), Some(124));
+    assert_eq!(
+        dynamic_port_run(&["--grace", "0.1"], "junk").status.code(),
+        Some(4)
+    );
+}
+
+#[test]
+#[cfg(feature = "cli")]
+fn the_cli_passes_the_writer_by_env_and_stops_the_whole_job_after_then() {
+    let pid_file = std::env::temp_dir().join(format!("dp-cli-grandchild-{}", std::process::id()));
+    let child = child("server-with-grandchild");
+    let output = Command::new(env!("CARGO_BIN_EXE_dynamic-port"))
+        .args(["run", "--env", "--grace", "0.2", "--then", "exit 0", "--"])
+        .arg(child.get_program())
+        .args(child.get_args())
+        .env(ROLE, "server-with-grandchild-env")
+        .env("DP_PID_FILE", &pid_file)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let grandchild: u32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert!(
+        gone_within(grandchild, Duration::from_secs(1)),
+        "the program's child, in the job"
+    );
+    std::fs::remove_file(pid_file).unwrap();
 }

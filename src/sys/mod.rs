@@ -18,6 +18,6 @@ mod unix;
 #[cfg(unix)]
 pub(crate) use unix::*;
 #[cfg(windows)]
-mod windows;
+pub(crate) mod windows;
 #[cfg(windows)]
 pub(crate) use windows::*;

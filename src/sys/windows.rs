@@ -5,7 +5,9 @@
 use std::io;
 use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle};
 
-use windows_sys::Win32::System::Console::{GenerateConsoleCtrlEvent, CTRL_BREAK_EVENT};
+use windows_sys::Win32::System::Console::{
+    GenerateConsoleCtrlEvent, SetConsoleCtrlHandler, CTRL_BREAK_EVENT,
+};
 use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
     SetInformationJobObject, TerminateJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
@@ -100,14 +102,14 @@ pub(crate) fn random_bytes(bytes: &mut [u8]) -> io::Result<()> {
 /// handle is not inheritable, so only this process holds it: when this
 /// process ends, however it ends, so does every process of the job.
 #[derive(Debug)]
-pub(crate) struct Job {
+pub struct Job {
     /// The job's handle.
     handle: OwnedHandle,
 }
 
 impl Job {
     /// Creates a job with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`.
-    pub(crate) fn new() -> io::Result<Job> {
+    pub fn new() -> io::Result<Job> {
         // SAFETY: null attributes (not inheritable) and no name are allowed;
         // it returns null on failure.
         let handle = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) };
@@ -138,7 +140,7 @@ impl Job {
     }
 
     /// Assigns `child` to the job; what it starts from then on joins it too.
-    pub(crate) fn assign(&self, child: &std::process::Child) -> io::Result<()> {
+    pub fn assign(&self, child: &std::process::Child) -> io::Result<()> {
         // SAFETY: two valid handles: the job's, and the child's process
         // handle, which `child` keeps open.
         if unsafe { AssignProcessToJobObject(self.handle.as_raw_handle(), child.as_raw_handle()) }
@@ -150,7 +152,7 @@ impl Job {
     }
 
     /// Ends every process of the job, with exit code 1.
-    pub(crate) fn terminate(&self) -> io::Result<()> {
+    pub fn terminate(&self) -> io::Result<()> {
         // SAFETY: a valid job handle.
         if unsafe { TerminateJobObject(self.handle.as_raw_handle(), 1) } == 0 {
             return Err(io::Error::last_os_error());
@@ -162,10 +164,42 @@ impl Job {
 /// Sends `Ctrl-Break` to the console process group that process `pid`
 /// leads (it was started with `CREATE_NEW_PROCESS_GROUP`): Windows' nearest
 /// to `SIGTERM`. It reaches only processes that share this console.
-pub(crate) fn ctrl_break(pid: u32) -> io::Result<()> {
+pub fn ctrl_break(pid: u32) -> io::Result<()> {
     // SAFETY: GenerateConsoleCtrlEvent takes integers only.
     if unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pid) } == 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// The process that console control events (Ctrl-C, Ctrl-Break, closing
+/// the console) are passed on to, as Ctrl-Break; 0 for none.
+static CONTROL_TARGET: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Passes console control events from now on to the console process group
+/// that process `pid` leads, as Ctrl-Break, instead of ending this process
+/// (`pid` 0: to none, still not ending this process).
+pub fn on_console_control(pid: u32) -> io::Result<()> {
+    use std::sync::atomic::Ordering;
+    use std::sync::Once;
+    static INSTALLED: Once = Once::new();
+    CONTROL_TARGET.store(pid, Ordering::SeqCst);
+    let mut result = Ok(());
+    INSTALLED.call_once(|| {
+        // SAFETY: `pass_on` is a valid handler for the life of the process.
+        if unsafe { SetConsoleCtrlHandler(Some(pass_on), 1) } == 0 {
+            result = Err(io::Error::last_os_error());
+        }
+    });
+    result
+}
+
+/// The console control handler: Ctrl-Break to the target, and the event
+/// taken as handled (this process goes on, and waits for its child).
+unsafe extern "system" fn pass_on(_event: u32) -> windows_sys::core::BOOL {
+    let target = CONTROL_TARGET.load(std::sync::atomic::Ordering::SeqCst);
+    if target != 0 {
+        let _ = ctrl_break(target);
+    }
+    1
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+#[cfg(unix)]
 use rustix::process::Signal;
 
 /// What `--help` shows after the options.
@@ -100,12 +101,15 @@ pub(crate) struct Run {
     pub(crate) grace: Duration,
     /// The signal that stops the program, by name (TERM, SIGINT) or number.
     /// srun kills its task at once on TERM but passes INT on: use INT there.
+    /// (Unix only: on Windows the program gets Ctrl-Break.)
+    #[cfg(unix)]
     #[arg(long, value_name = "SIG", value_parser = signal, default_value = "TERM")]
     pub(crate) stop_signal: Signal,
     /// Stop the program (the stop signal, SIGKILL after the grace) within a
     /// second once dynamic-port's own parent is gone, however it went
     /// (SIGKILL included): for test fixtures, whose runner may die without
-    /// cleaning up.
+    /// cleaning up. (Unix only for now.)
+    #[cfg(unix)]
     #[arg(long)]
     pub(crate) stop_with_parent: bool,
     /// Where the program's stdout goes.
@@ -142,6 +146,7 @@ pub(crate) fn seconds(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| refused())
 }
 
+#[cfg(unix)]
 /// The signals `--stop-signal` knows by name (PWR on Linux only).
 const SIGNALS: &[(&str, Signal)] = &[
     ("HUP", Signal::HUP),
@@ -157,6 +162,7 @@ const SIGNALS: &[(&str, Signal)] = &[
     ("PWR", Signal::POWER),
 ];
 
+#[cfg(unix)]
 /// Parses a signal: a name from [`SIGNALS`], with or without `SIG`, in any
 /// case, or a number.
 pub(crate) fn signal(text: &str) -> Result<Signal, String> {

@@ -4,23 +4,33 @@
 //! CI jobs, test suites.
 //!
 //! - [`args`]: the command line and its help;
-//! - [`supervise`]: spawning, the report, signals, `--then`, stopping;
-//! - [`terminal`]: the foreground process group and job control;
+//! - `supervise`: spawning, the report, signals, `--then`, stopping (on
+//!   Windows, `supervise_windows.rs`: a Job object and console control
+//!   events instead of process groups and signals);
+//! - `terminal`: the foreground process group and job control (Unix);
 //! - [`output`]: the report's lines, `--then`'s environment, the relay of
 //!   the program's stdout;
-//! - [`sys`]: every `unsafe` block.
+//! - `sys`: every `unsafe` block (Unix; on Windows the library's own).
 #![deny(unsafe_code)]
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::process::{ExitCode, ExitStatus};
 
 use clap::Parser;
+use dynamic_port::{Error, ErrorKind};
 
 mod args;
 mod output;
+#[cfg(unix)]
 mod supervise;
+#[cfg(windows)]
+#[path = "supervise_windows.rs"]
+mod supervise;
+#[cfg(unix)]
 #[allow(unsafe_code)]
 mod sys;
+#[cfg(unix)]
 mod terminal;
 
 /// The exit codes of `dynamic-port run` itself, apart from the child's or
@@ -65,6 +75,7 @@ fn main() -> ExitCode {
 }
 
 /// The exit code that passes `status` on: its code, or 128+N for signal N.
+#[cfg(unix)]
 fn exit_code(status: ExitStatus) -> ExitCode {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
@@ -72,4 +83,48 @@ fn exit_code(status: ExitStatus) -> ExitCode {
         (None, Some(signal)) => ExitCode::from((128 + signal) as u8),
         (None, None) => ExitCode::from(code::FAILED),
     }
+}
+
+/// The exit code that passes `status` on: its whole 32-bit code (such as
+/// `0xC000013A` for a program ended by Ctrl-C), which `ExitCode` cannot
+/// carry beyond 255, so larger ones exit here and now.
+#[cfg(windows)]
+fn exit_code(status: ExitStatus) -> ExitCode {
+    match status.code() {
+        Some(code @ 0..=255) => ExitCode::from(code as u8),
+        Some(code) => {
+            let _ = std::io::stdout().flush();
+            std::process::exit(code)
+        }
+        None => ExitCode::from(code::FAILED),
+    }
+}
+
+/// The failure for a report that did not come or was bad (the program is
+/// stopped by the caller).
+fn report_failure(err: &Error) -> Failure {
+    let code = match err.kind() {
+        ErrorKind::ChildExited | ErrorKind::ClosedWithoutReport => code::NO_REPORT,
+        ErrorKind::MalformedReport => code::BAD_REPORT,
+        ErrorKind::TimedOut => code::TIMED_OUT,
+        _ => code::FAILED,
+    };
+    let stopped = match err.kind() {
+        ErrorKind::ChildExited => "",
+        _ => "; the program was stopped",
+    };
+    (code, format!("{err}{stopped}"))
+}
+
+/// The failure for a program that could not be started.
+fn spawn_failure(program: &OsStr, err: &std::io::Error) -> Failure {
+    let code = match err.kind() {
+        std::io::ErrorKind::NotFound => code::NOT_FOUND,
+        std::io::ErrorKind::PermissionDenied => code::CANNOT_RUN,
+        _ => code::FAILED,
+    };
+    (
+        code,
+        format!("cannot start {}: {err}", program.to_string_lossy()),
+    )
 }

@@ -2,7 +2,6 @@
 //! passes signals on, follows job control, runs `--then`, and stops the
 //! program (and its process group) whenever something fails.
 
-use std::ffi::OsStr;
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
@@ -10,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dynamic_port::{DynamicPortWriter, Error, ErrorKind, PortFuture};
+use dynamic_port::{DynamicPortWriter, PortFuture};
 use rustix::process::{kill_process_group, waitid, Pid, Signal, WaitId, WaitIdOptions};
 use signal_hook::consts::{
     SIGALRM, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU,
@@ -20,7 +19,7 @@ use signal_hook::consts::{
 use crate::args::{ProgramStdout, Run};
 use crate::output::{self, Relay, Sink};
 use crate::terminal::Terminal;
-use crate::{code, exit_code, sys, Failure};
+use crate::{code, exit_code, report_failure, spawn_failure, sys, Failure};
 
 /// The signals passed on to the program (then `--then`'s command), unless
 /// inherited as ignored. TSTP and CONT also drive job control.
@@ -169,22 +168,6 @@ fn group_of(child: &Child) -> Option<Pid> {
     i32::try_from(child.id()).ok().and_then(Pid::from_raw)
 }
 
-/// The failure for a report that did not come or was bad (the program is
-/// stopped by the caller).
-fn report_failure(err: &Error) -> Failure {
-    let code = match err.kind() {
-        ErrorKind::ChildExited | ErrorKind::ClosedWithoutReport => code::NO_REPORT,
-        ErrorKind::MalformedReport => code::BAD_REPORT,
-        ErrorKind::TimedOut => code::TIMED_OUT,
-        _ => code::FAILED,
-    };
-    let stopped = match err.kind() {
-        ErrorKind::ChildExited => "",
-        _ => "; the program was stopped",
-    };
-    (code, format!("{err}{stopped}"))
-}
-
 /// The program dynamic-port supervises.
 #[derive(Debug)]
 struct Program {
@@ -325,19 +308,6 @@ impl Program {
             relay.finish(RELAY_IDLE);
         }
     }
-}
-
-/// The failure for a program that could not be started.
-fn spawn_failure(program: &OsStr, err: &std::io::Error) -> Failure {
-    let code = match err.kind() {
-        std::io::ErrorKind::NotFound => code::NOT_FOUND,
-        std::io::ErrorKind::PermissionDenied => code::CANNOT_RUN,
-        _ => code::FAILED,
-    };
-    (
-        code,
-        format!("cannot start {}: {err}", program.to_string_lossy()),
-    )
 }
 
 /// The signals dynamic-port handles, installed before anything else runs.
