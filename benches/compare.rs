@@ -14,12 +14,17 @@
 //! stdout variant.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+#[cfg(unix)]
 use std::hint::black_box;
-use std::io::{BufRead, BufReader, Read, Write};
+#[cfg(unix)]
+use std::io::Read;
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicIsize, Ordering};
+#[cfg(unix)]
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -57,7 +62,11 @@ fn main() {
     }
     let quick = args.iter().any(|arg| arg == "--quick");
     // Section names given as arguments run only those sections.
+    // On Windows (under Wine in CI), the sections that need no fork, fd or /proc.
+    #[cfg(unix)]
     let sections = ["spawn", "big-parent", "handshake", "scaling", "server"];
+    #[cfg(windows)]
+    let sections = ["spawn", "server"];
     let chosen: Vec<&str> = sections
         .into_iter()
         .filter(|section| args.iter().any(|arg| arg == section))
@@ -72,6 +81,7 @@ fn main() {
         println!();
         spawn_to_port(rounds);
     }
+    #[cfg(unix)]
     if run("big-parent") {
         println!();
         if quick {
@@ -80,6 +90,7 @@ fn main() {
             big_parent(30, &[0, 512, 2048]);
         }
     }
+    #[cfg(unix)]
     if run("handshake") {
         println!();
         handshake(if quick { 1 } else { 25 });
@@ -88,6 +99,7 @@ fn main() {
         println!();
         server(rounds);
     }
+    #[cfg(unix)]
     if run("scaling") {
         println!();
         scaling(if quick {
@@ -112,6 +124,7 @@ fn child(args: &[String]) {
         // Dies without reporting.
         "dynamic-port-exit" => std::process::exit(0),
         // Leaves a grandchild holding the pipe, and dies without reporting.
+        #[cfg(unix)]
         "dynamic-port-orphan" => {
             let writer: DynamicPortWriter = args[2].parse().unwrap();
             let mut sleep = Command::new("sleep");
@@ -147,6 +160,7 @@ fn child_command(mode: &str) -> Command {
 type Sample = (Duration, Option<Duration>);
 
 /// A variant: its name in the table, and the function that runs it once.
+#[cfg(unix)]
 type Variant<F> = (&'static str, F);
 
 fn connect(port: u16, start: Instant) -> Duration {
@@ -190,6 +204,7 @@ fn with_spawn() -> Sample {
     spawned(SpawnOptions::new())
 }
 
+#[cfg(unix)]
 /// `SpawnOptions::new().named()`: a FIFO, no `pre_exec`, the child watched.
 fn with_spawn_named() -> Sample {
     spawned(SpawnOptions::new().named())
@@ -201,6 +216,7 @@ fn with_stdout_line() -> Sample {
 
 /// The stdout line again, but spawned the way `pass_to` makes std spawn:
 /// through `fork` (any `pre_exec` hook turns `posix_spawn` off).
+#[cfg(unix)]
 fn with_stdout_line_forked() -> Sample {
     use std::os::unix::process::CommandExt;
     let mut command = child_command("stdout");
@@ -255,20 +271,26 @@ fn floor() -> Sample {
     (start.elapsed(), None)
 }
 
-/// How long until a child that exits without reporting is noticed.
+/// How long until a child that exits without reporting is noticed: on
+/// Unix by the pipe's end of stream; on Windows, whose loopback writer has
+/// no end of stream to see, by watching the child's process handle.
 fn dead_child_noticed() -> Sample {
     let start = Instant::now();
     let (writer, port) = DynamicPortWriter::create().unwrap();
     let mut command = child_command("dynamic-port-exit");
     writer.pass_to(&mut command);
-    let child = command.spawn().unwrap();
+    #[allow(unused_mut)]
+    let mut child = command.spawn().unwrap();
     drop(writer);
+    #[cfg(windows)]
+    let port = port.watch(&mut child);
     assert!(port.timeout(SAFETY).wait().is_err());
     let noticed = start.elapsed();
     reap(child);
     (noticed, None)
 }
 
+#[cfg(unix)]
 /// How long until `spawn` notices a child that exits without reporting
 /// while its grandchild still holds the pipe.
 fn orphaning_child_noticed() -> Sample {
@@ -343,7 +365,7 @@ impl Medians {
 }
 
 fn spawn_to_port(rounds: usize) {
-    let rows: [Row; 9] = [
+    let mut rows: Vec<Row> = vec![
         ("floor", "(d) floor: spawn, child binds and exits", floor),
         ("stdout", "(b) stdout line", with_stdout_line),
         (
@@ -356,32 +378,46 @@ fn spawn_to_port(rounds: usize) {
             "(a) dynamic-port: `spawn` (inherited pipe, watched)",
             with_spawn,
         ),
-        (
-            "named",
-            "(a) dynamic-port: `SpawnOptions::named()` (FIFO, watched)",
-            with_spawn_named,
-        ),
-        (
-            "port-file",
-            "(c) port-file crate, 25 ms poll",
-            with_port_file,
-        ),
-        (
-            "dead",
-            "dynamic-port, child exits without reporting",
-            dead_child_noticed,
-        ),
-        (
-            "orphan",
-            "dynamic-port `spawn`, child exits without reporting, a grandchild holds the pipe",
-            orphaning_child_noticed,
-        ),
-        (
-            "stdout-forked",
-            "(b) stdout line, spawned through fork (a no-op `pre_exec`)",
-            with_stdout_line_forked,
-        ),
     ];
+    #[cfg(unix)]
+    rows.push((
+        "named",
+        "(a) dynamic-port: `SpawnOptions::named()` (FIFO, watched)",
+        with_spawn_named,
+    ));
+    rows.push((
+        "port-file",
+        "(c) port-file crate, 25 ms poll",
+        with_port_file,
+    ));
+    rows.push((
+        "dead",
+        if cfg!(windows) {
+            "dynamic-port, child exits without reporting (watched)"
+        } else {
+            "dynamic-port, child exits without reporting"
+        },
+        dead_child_noticed,
+    ));
+    #[cfg(unix)]
+    rows.push((
+        "orphan",
+        "dynamic-port `spawn`, child exits without reporting, a grandchild holds the pipe",
+        orphaning_child_noticed,
+    ));
+    #[cfg(unix)]
+    rows.push((
+        "stdout-forked",
+        "(b) stdout line, spawned through fork (a no-op `pre_exec`)",
+        with_stdout_line_forked,
+    ));
+    #[cfg(windows)]
+    for row in &mut rows {
+        // On Windows every local writer is a loopback connection with a token.
+        if row.0 == "spawn" {
+            row.1 = "(a) dynamic-port: `spawn` (loopback TCP with a token, watched)";
+        }
+    }
     let medians = run_rounds(&rows, rounds);
     println!("Spawn to port known (and to the first successful connect), median of {rounds}:");
     println!();
@@ -397,10 +433,16 @@ fn spawn_to_port(rounds: usize) {
         );
     }
     println!();
+    #[cfg(unix)]
     println!(
         "port-file ÷ pass_to: {:.1}×; pass_to ÷ stdout line spawned through fork: {:.2}×",
         medians.ratio("port-file", "pass_to"),
         medians.ratio("pass_to", "stdout-forked"),
+    );
+    #[cfg(windows)]
+    println!(
+        "port-file ÷ pass_to: {:.1}×",
+        medians.ratio("port-file", "pass_to")
     );
 }
 
@@ -466,11 +508,13 @@ fn server(rounds: usize) {
 
 // ---- spawning from a big parent ----
 
+#[cfg(unix)]
 thread_local! {
     /// The memory the parent holds, touched, during a big-parent run.
     static BALLAST: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+#[cfg(unix)]
 /// Makes the parent hold `mib` MiB of touched memory (replacing what it held).
 fn hold_memory(mib: usize) {
     BALLAST.with(|ballast| {
@@ -482,6 +526,7 @@ fn hold_memory(mib: usize) {
     });
 }
 
+#[cfg(unix)]
 /// Spawn to port known while the parent holds 0, 512 MiB, 2 GiB...: the
 /// stdout line, the inherited pipe (`fork`), the named writer (`posix_spawn`).
 fn big_parent(rounds: usize, sizes_mib: &[usize]) {
@@ -521,19 +566,23 @@ fn big_parent(rounds: usize, sizes_mib: &[usize]) {
 
 // ---- the in-process handshake ----
 
+#[cfg(unix)]
 /// A thread that waits for work, as the reporting side of a handshake.
 enum Job {
     Report(DynamicPortWriter),
     Write(OwnedFd),
 }
 
+#[cfg(unix)]
 /// One handshake, given the channel to the reporting thread.
 type Handshake = fn(&mpsc::Sender<Job>);
 
+#[cfg(unix)]
 /// The design card's alternative: a shared watcher thread that reads each
 /// pipe and sends the port through a oneshot channel, which the parent awaits.
 type Watch = (OwnedFd, futures::channel::oneshot::Sender<u16>);
 
+#[cfg(unix)]
 fn raw_pipe() -> (OwnedFd, OwnedFd) {
     let mut fds = [0; 2];
     // SAFETY: a valid array of two ints.
@@ -542,6 +591,7 @@ fn raw_pipe() -> (OwnedFd, OwnedFd) {
     unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
+#[cfg(unix)]
 /// dynamic-port: create, report from the waiting thread, the future resolves.
 fn handshake_dynamic_port(jobs: &mpsc::Sender<Job>) {
     let (writer, port) = DynamicPortWriter::create().unwrap();
@@ -549,6 +599,7 @@ fn handshake_dynamic_port(jobs: &mpsc::Sender<Job>) {
     assert_eq!(black_box(port.wait().unwrap()), 54321);
 }
 
+#[cfg(unix)]
 /// The floor: pipe2, the waiting thread writes the report, poll, read.
 fn handshake_libc(jobs: &mpsc::Sender<Job>) {
     let (read_end, write_end) = raw_pipe();
@@ -565,6 +616,7 @@ fn handshake_libc(jobs: &mpsc::Sender<Job>) {
     assert_eq!(black_box(&buf[..read]), b"54321\n");
 }
 
+#[cfg(unix)]
 /// dynamic-port, the future awaited under an executor (the reactor path).
 fn handshake_awaited(jobs: &mpsc::Sender<Job>) {
     let (writer, port) = DynamicPortWriter::create().unwrap();
@@ -572,6 +624,7 @@ fn handshake_awaited(jobs: &mpsc::Sender<Job>) {
     assert_eq!(black_box(futures::executor::block_on(port).unwrap()), 54321);
 }
 
+#[cfg(unix)]
 thread_local! {
     /// The oneshot variant's watcher: one thread running an executor on
     /// which every pipe gets a task that reads it through `async-io`.
@@ -598,6 +651,7 @@ thread_local! {
     };
 }
 
+#[cfg(unix)]
 /// The design card's shape: pipe2, the thread writes, a watcher task reads
 /// through `async-io` and sends the port through a oneshot, the parent
 /// awaits the oneshot.
@@ -612,6 +666,7 @@ fn handshake_oneshot(jobs: &mpsc::Sender<Job>) {
     );
 }
 
+#[cfg(unix)]
 fn handshake(samples: usize) {
     const PER_SAMPLE: u32 = 2000;
     let (jobs, queue) = mpsc::channel::<Job>();
@@ -672,6 +727,7 @@ fn handshake(samples: usize) {
 
 // ---- scaling ----
 
+#[cfg(unix)]
 fn rss_bytes() -> i64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let kb: i64 = status
@@ -682,10 +738,12 @@ fn rss_bytes() -> i64 {
     kb * 1024
 }
 
+#[cfg(unix)]
 fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
 }
 
+#[cfg(unix)]
 /// Starts `n` children at once and resolves every port; returns the time,
 /// the heap and RSS growth while all `n` were pending, and the thread count.
 fn resolve_concurrently(n: usize) -> (Duration, isize, i64, usize) {
@@ -714,6 +772,7 @@ fn resolve_concurrently(n: usize) -> (Duration, isize, i64, usize) {
     (elapsed, heap, rss, threads)
 }
 
+#[cfg(unix)]
 fn scaling(counts: &[usize]) {
     resolve_concurrently(1); // warm up
     println!(

@@ -4,6 +4,7 @@
 # with the ProcessPrng shim that Wine 8 lacks (ci/wine/process_prng.c).
 #
 #   ci/wine.sh [CARGO TEST ARGS...]    default: the Windows test file
+#   ci/wine.sh bench [SECTIONS...]     the comparison bench (README: spawn server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,11 @@ export WINEPREFIX="${WINEPREFIX:-${TMPDIR:-/tmp}/dynamic-port-wine}"
 export WINEDEBUG=-all
 /usr/lib/wine/wine64 wineboot --init >/dev/null 2>&1 || true
 
+if [ "${1:-}" = bench ]; then
+    shift
+    exec cargo bench -Zbuild-std=std,panic_abort --target "$target" --locked --all-features \
+        --bench compare -- "$@"
+fi
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(--test windows)
 cargo test -Zbuild-std=std,panic_abort --target "$target" --locked --all-features "${args[@]}"

@@ -170,7 +170,8 @@ impl PortFuture {
     /// `SIG_IGN`): then the exit is still seen, but its status is not.
     ///
     /// This is what makes a [named writer](crate::DynamicPortWriter::create_named)
-    /// see the child die at all. [`spawn`](crate::spawn) calls it for you.
+    /// see the child die at all, and every writer on Windows, whose
+    /// loopback connection has no end of stream that a death closes. [`spawn`](crate::spawn) calls it for you.
     ///
     /// ```
     /// use std::process::Command;
