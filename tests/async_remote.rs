@@ -1,6 +1,8 @@
 //! The runtime adapters' `where_to_listen` never blocks the executor, even
 //! for a remote writer whose parent does not answer: the connect waits in
 //! the reactor while the executor's other tasks run.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 #![cfg(all(feature = "rt-tokio", feature = "rt-smol"))]
 
 use std::net::{SocketAddr, TcpStream};

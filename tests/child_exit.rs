@@ -3,6 +3,8 @@
 //! The original `Dynamic_port_writer` waits forever in the first case. Every
 //! wait here has a generous safety timeout; a correct implementation resolves
 //! with the asserted kind long before it (the benchmarks measure how long).
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

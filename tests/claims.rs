@@ -1,6 +1,8 @@
 //! What "already reported" means: recorded only once a report was written,
 //! one report however many copies race, never through a standard stream,
 //! and never two writers in one command.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

@@ -1,6 +1,8 @@
 //! The `dynamic-port` binary, run as a user runs it: the port line, the
 //! program's status passed on, `--env`, `--named`, `--then` against a real
 //! server, signals, every failure with its exit code, and no leftovers.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 #![cfg(feature = "cli")]
 
 use std::os::unix::process::CommandExt;

@@ -2,6 +2,8 @@
 //! supervisor sends is passed on to the program, and dynamic-port survives
 //! it; signals inherited as ignored stay ignored; an inherited ignored
 //! SIGCHLD does not lose the program's status.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 #![cfg(feature = "cli")]
 
 use std::io::{BufRead, BufReader};

@@ -4,6 +4,8 @@
 //! the statuses come back; as the first process of a session, Ctrl-Z does
 //! not leave the program stopped for good. The driver is
 //! `tests/support/pty_job_control.py` (Python's `pty` module).
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 #![cfg(feature = "cli")]
 
 use std::process::{Command, Stdio};

@@ -1,6 +1,8 @@
 //! Every way of passing the writer besides the flag and the env var: clap
 //! (derive and builder), a JSON config file with serde, postcard bytes; and
 //! junk in each, which is an error and never a panic.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 #![cfg(all(feature = "clap", feature = "postcard"))]
 
 mod support;

@@ -1,6 +1,8 @@
 //! A parent in another language, without this crate, as the README shows
 //! it: Python makes the pipe, passes the write end to a Rust child that uses
 //! this crate, closes its own copy and reads one line.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

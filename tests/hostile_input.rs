@@ -3,6 +3,8 @@
 //! Every input is either accepted exactly as an independent model says, or
 //! rejected with an `Err`; none panics. The streaming parsers are internal:
 //! the feature `__fuzz` reaches them (`--all-features` has it).
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 #![cfg(feature = "__fuzz")]
 
 use std::os::fd::BorrowedFd;

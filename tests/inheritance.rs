@@ -1,5 +1,7 @@
 //! Only the child given the writer inherits the write end: not children that
 //! other threads spawn meanwhile, and not the child's own children.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

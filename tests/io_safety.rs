@@ -1,6 +1,8 @@
 //! No safe call closes or writes through an fd the crate cannot show was
 //! handed to it: a parsed writer naming an fd some other object owns leaves
 //! that fd alone (std would abort with "IO Safety violation" otherwise).
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;

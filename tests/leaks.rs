@@ -2,6 +2,8 @@
 //!
 //! These tests count the entries of `/proc/self/fd`, so they run one at a
 //! time (a lock) and in their own test binary (no other test opens fds meanwhile).
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

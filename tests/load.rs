@@ -4,6 +4,8 @@
 //!
 //! One test in its own binary, so that the fd and thread counts of
 //! `/proc/self` see nothing but this test.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 #![cfg(feature = "rt-tokio")]
 
 mod support;

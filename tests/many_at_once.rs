@@ -1,5 +1,7 @@
 //! Many children at once under one tokio parent: every port resolves, the
 //! ports are distinct, and each is the one its child bound.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 #![cfg(feature = "rt-tokio")]
 
 mod support;

@@ -2,6 +2,8 @@
 //! child opens by path. Every way of passing, a shell child, the files'
 //! modes while pending, nothing left on disk afterwards, and every wrong
 //! thing at the path refused without writing.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

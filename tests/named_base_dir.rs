@@ -3,6 +3,8 @@
 //! for root with a user's environment) or writable by others is passed
 //! over for the next candidate. This file's one test sets the environment
 //! of the whole process, so it runs alone.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};

@@ -2,6 +2,8 @@
 //! the target dir) gives a new FIFO the inode of one just removed, and
 //! every new writer must still report. This file's one test sets
 //! `XDG_RUNTIME_DIR` for the whole process, so it runs alone.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::DirBuilderExt;

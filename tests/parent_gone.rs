@@ -1,5 +1,7 @@
 //! A parent that stops listening: the child's report is an error, not a hang
 //! and not a death by SIGPIPE, and the child keeps running.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

@@ -1,6 +1,8 @@
 //! The README's pytest fixture, run as written by a real pytest against a
 //! Python server through the built `dynamic-port`: the tests reach the
 //! server, and nothing is left running afterwards.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 #![cfg(feature = "cli")]
 
 mod support;

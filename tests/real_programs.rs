@@ -1,6 +1,8 @@
 //! Real programs from Debian's packages that already report on an
 //! inherited fd with a flag of their own, driven through `inherit`, the fd
 //! number and `line()`. `ci/install-deps.sh` installs them.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

@@ -4,6 +4,8 @@
 //! pair, 10.231.77.1 and 10.231.77.2, and an sshd there).
 //!
 //! Every test here runs alone (a lock), because some count this process's fds.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

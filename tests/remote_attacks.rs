@@ -5,6 +5,8 @@
 //!
 //! The children are bash scripts that report through `/dev/tcp`, as a
 //! child on another host without the crate would.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

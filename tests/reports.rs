@@ -4,6 +4,8 @@
 //!
 //! The shell children here keep the pipe open after they write (they
 //! sleep), so a future that resolves did so without end of stream.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

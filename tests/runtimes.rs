@@ -1,5 +1,7 @@
 //! Every pairing of a parent's executor with a child's runtime: the parent
 //! learns the port, connects, and the child says the port it bound.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 #![cfg(all(feature = "rt-tokio", feature = "rt-async-std", feature = "rt-smol"))]
 
 mod support;

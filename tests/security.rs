@@ -2,6 +2,8 @@
 //! documents, with a test, the one way around that the README's security
 //! note describes: a process allowed to ptrace the child (same uid, or root)
 //! can open the child's pipe through `/proc/<pid>/fd/<fd>`.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

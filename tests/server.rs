@@ -1,6 +1,8 @@
 //! `Server`: started, reached, stopped with its whole process group; a
 //! failed start that says why and leaves nothing behind; and a server that
 //! never outlives its parent, killed or exiting with the server in a static.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

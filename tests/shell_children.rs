@@ -1,4 +1,6 @@
 //! Children in other languages report with one line, through the documented protocol.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

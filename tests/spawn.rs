@@ -2,6 +2,8 @@
 //! creates, passes, spawns, drops the parent's writer and watches the child,
 //! with Rust, bash and python3 children, each way of passing, and both kinds
 //! of writer.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

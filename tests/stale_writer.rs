@@ -1,4 +1,6 @@
 //! A writer whose fd is gone, or now something else, never writes into it.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

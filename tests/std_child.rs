@@ -1,4 +1,6 @@
 //! A std parent and a std child, through every plain way of passing the writer.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

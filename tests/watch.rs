@@ -5,6 +5,8 @@
 //!
 //! Every future here has a 10-second timeout: a `TimedOut` instead of
 //! `ChildExited` means the death went unseen.
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

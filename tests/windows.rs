@@ -108,7 +108,44 @@ fn child_process() {
                 .await
                 .unwrap();
         }),
+        "async-std-echo" => async_std::task::block_on(async {
+            use async_std::io::prelude::{BufReadExt, WriteExt};
+            let listener = dynamic_port::async_std::where_to_listen(writer())
+                .await
+                .unwrap();
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut line = String::new();
+            async_std::io::BufReader::new(stream.clone())
+                .read_line(&mut line)
+                .await
+                .unwrap();
+            stream
+                .write_all(line.to_uppercase().as_bytes())
+                .await
+                .unwrap();
+        }),
         "report-and-exit" => writer().report(4242).unwrap(),
+        // Through postcard bytes in an env var, as hex: a writer in another form.
+        "report-from-postcard" => {
+            let hex = std::env::var("DP_POSTCARD").unwrap();
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            let writer = DynamicPortWriter::from_postcard(&bytes).unwrap();
+            writer.report(4343).unwrap();
+        }
+        "panic" => panic!("the child panics before reporting"),
+        "abort" => std::process::abort(),
+        "oversized" => {
+            let writer = writer();
+            let text = writer.to_string();
+            let token = &text[text.find(':').unwrap() + 1..text.find('@').unwrap()];
+            let mut stream = TcpStream::connect(writer.remote_addr().unwrap()).unwrap();
+            let huge = format!("{token} {}", "9".repeat(1 << 16));
+            let _ = stream.write_all(huge.as_bytes());
+            std::thread::sleep(SAFETY);
+        }
         "server-with-grandchild" | "server-with-grandchild-env" => {
             let grandchild = child("silent").spawn().unwrap();
             let pid_file = std::env::var("DP_PID_FILE").unwrap();
@@ -357,4 +394,90 @@ fn the_cli_passes_the_writer_by_env_and_stops_the_whole_job_after_then() {
         "the program's child, in the job"
     );
     std::fs::remove_file(pid_file).unwrap();
+}
+
+#[test]
+fn an_async_std_child_reports_too() {
+    talk_to("async-std-echo");
+}
+
+#[test]
+fn a_writer_travels_as_clap_serde_and_postcard_on_windows() {
+    let (writer, port) = DynamicPortWriter::create().unwrap();
+    let text = writer.to_string();
+    let matches = clap::Command::new("child")
+        .arg(dynamic_port::clap::arg())
+        .try_get_matches_from(["child", "--dynamic-port-writer", &text])
+        .unwrap();
+    assert_eq!(
+        matches.get_one::<DynamicPortWriter>("dynamic-port-writer"),
+        Some(&writer)
+    );
+    let hex: String = writer
+        .to_postcard()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut command = child("report-from-postcard");
+    command.env("DP_POSTCARD", hex);
+    let mut spawned = command.spawn().unwrap();
+    drop(writer);
+    let port = port.watch(&mut spawned);
+    assert_eq!(port.timeout(SAFETY).wait().unwrap(), 4343);
+    assert!(spawned.wait().unwrap().success());
+}
+
+#[test]
+fn a_panic_and_an_abort_are_seen_at_once_with_their_exit_codes() {
+    // A panic exits with 101; an abort with STATUS_STACK_BUFFER_OVERRUN
+    // (__fastfail) on Windows, 3 under some runtimes.
+    for (role, codes) in [
+        ("panic", &[101][..]),
+        ("abort", &[3, 0xC000_0409_u32 as i32][..]),
+    ] {
+        let mut command = child(role);
+        command.stderr(Stdio::null());
+        let (mut child, port) = dynamic_port::spawn(&mut command).unwrap();
+        let started = Instant::now();
+        let err = port.timeout(SAFETY).wait().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ChildExited, "{role}: {err}");
+        assert!(started.elapsed() < Duration::from_secs(1), "{role}");
+        let code = err.exit_status().and_then(|s| s.code()).unwrap();
+        assert!(codes.contains(&code), "{role}: exit code {code:#x}");
+        assert!(
+            err.to_string().contains(&format!("exit code {code}")),
+            "{err}"
+        );
+        assert_eq!(child.wait().unwrap().code(), Some(code));
+    }
+}
+
+#[test]
+fn an_oversized_report_and_intruders_are_refused_and_the_child_still_reports() {
+    let (mut child, port) = dynamic_port::spawn(&mut child("oversized")).unwrap();
+    let err = port.timeout(SAFETY).wait().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::MalformedReport, "{err}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Intruders with a wrong token, junk, or nothing, then the real child.
+    let (writer, port) = DynamicPortWriter::create().unwrap();
+    let addr = writer.remote_addr().unwrap();
+    let mut intruders: Vec<TcpStream> = Vec::new();
+    for junk in [
+        &b"0123456789abcdef0123456789abcdef 80\n"[..],
+        b"GET / HTTP/1.0\r\n\r\n",
+        b"",
+    ] {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.write_all(junk).unwrap();
+        intruders.push(stream);
+    }
+    let mut command = self::child("report-and-exit");
+    writer.pass_to(&mut command);
+    let mut spawned = command.spawn().unwrap();
+    drop(writer);
+    let port = port.watch(&mut spawned);
+    assert_eq!(port.timeout(SAFETY).wait().unwrap(), 4242);
+    spawned.wait().unwrap();
 }

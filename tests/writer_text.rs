@@ -1,5 +1,7 @@
 //! The writer's text form through the public API: round trips, equality,
 //! the env var, and bad input (which is an error, never a panic).
+// Unix only: fds, bash, python3 or /proc. Windows has tests/windows.rs.
+#![cfg(unix)]
 
 mod support;
 

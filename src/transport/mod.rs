@@ -310,12 +310,11 @@ impl Input {
     /// The watched child exited: what arrived so far is all that will, so
     /// judge it as a whole report; `None` if there is nothing to judge.
     pub(crate) fn read_at_exit<T>(&mut self, grammar: &Grammar<T>) -> Option<Result<T, Error>> {
-        let _ = grammar;
         match self {
             #[cfg(unix)]
             Input::File(file) => file.read_at_exit(grammar),
-            // Each connection is judged on its own; an exit ends none of them.
-            Input::Tcp(_) => None,
+            // What the child sent is there by now; an exit ends no connection.
+            Input::Tcp(tcp) => tcp.read_at_exit(grammar),
         }
     }
 

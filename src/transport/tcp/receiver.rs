@@ -184,6 +184,27 @@ impl TcpReceiver {
         Received::WouldBlock
     }
 
+    /// The watched child exited. If it reported, its connection is waiting
+    /// by now with all it sent (its connect and write returned before it
+    /// exited), even where the reactor has not said so yet: accepts all
+    /// that waits and reads every connection once, ready or not. `None` if
+    /// no report is among them; the others are still judged on their own.
+    pub(crate) fn read_at_exit<T>(&mut self, grammar: &Grammar<T>) -> Option<Result<T, Error>> {
+        for _ in 0..=MAX_CONNECTIONS / ACCEPTS_PER_ROUND {
+            if self.accept_paused_until.is_none() {
+                self.accept_now = true;
+            }
+            if let Some(report) = self.accept_waiting(grammar) {
+                return Some(report);
+            }
+            if !self.accept_now {
+                break;
+            }
+        }
+        let open: Vec<Id> = self.connections.keys().copied().collect();
+        open.into_iter().find_map(|id| self.read_one(id, grammar))
+    }
+
     /// Drops the queue entries of closed connections once they outnumber
     /// the open ones, so that a flood of short connections costs no memory
     /// beyond [`MAX_CONNECTIONS`] (each entry is looked at once per drop:
