@@ -520,6 +520,8 @@ mod tests {
             b"[::1",
             b"[::1]",
             b"[::1]:8",
+            b"127.0.0.1:8",
+            b"127.0.0.1:80",
         ] {
             assert_eq!(parse_report(partial, false).unwrap(), None, "{partial:?}");
         }
@@ -547,6 +549,9 @@ mod tests {
             b"http=",
             // No IPv6 address has these, or is that long.
             b"[zz",
+            // An IPv4 address has four parts, and a port digits.
+            b"1.2.3:8",
+            b"1.2.3.4:x",
             &[b"[".as_slice(), &[b'1'; 46]].concat(),
             b"[::1]:0\n",
             b"::1:80\n",
@@ -560,6 +565,14 @@ mod tests {
             let err = parse_report(bad, false).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::MalformedReport, "{bad:?}");
         }
+        // One byte over the bound, newline and all: the fast path of a
+        // bare port must not take it either.
+        let over_with_end = [b"80".as_slice(), &[b' '; 62], b"\n"].concat();
+        let err = parse_report(&over_with_end, false).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MalformedReport);
+        // Only blanks: no port, said so.
+        let err = parse_report(b"  \n", false).unwrap_err();
+        assert!(err.to_string().contains("it holds no port"), "{err}");
         assert_eq!(
             parse_report(b"", true).unwrap_err().kind(),
             ErrorKind::ClosedWithoutReport
@@ -587,6 +600,14 @@ mod tests {
         let too_long = b"x".repeat(MAX_NAME_LEN + 1);
         let err = parse_items_report(&too_long, false).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::MalformedReport);
+    }
+
+    #[test]
+    fn blanks_after_the_last_item_are_allowed_in_an_items_report() {
+        let items = parse_items_report(b"http=127.0.0.1:8080 \t \n", false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(items.len(), 1);
     }
 
     #[test]
