@@ -603,6 +603,38 @@ mod tests {
     }
 
     #[test]
+    fn a_report_keeps_its_items_in_order_its_endpoints_by_name_and_its_peer() {
+        let peer: SocketAddr = "10.1.2.3:40000".parse().unwrap();
+        let report = Report::parse(b"http=0.0.0.0:8080 [::1]:9090\n", false, Some(peer))
+            .unwrap()
+            .unwrap();
+        let http: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let ipv6: SocketAddr = "[::1]:9090".parse().unwrap();
+        assert_eq!(
+            report.items(),
+            &[
+                (Some("http".to_owned()), Item::Addr(http)),
+                (None, Item::Addr(ipv6)),
+            ][..]
+        );
+        assert_eq!(report.peer(), Some(peer));
+        // Where to connect: a wildcard address is the peer's, with its port.
+        let endpoints: Vec<_> = report.endpoints().iter().collect();
+        assert_eq!(endpoints.len(), 2, "{endpoints:?}");
+        assert_eq!(
+            report.endpoints().get("http"),
+            Some(&"10.1.2.3:8080".parse().unwrap())
+        );
+        assert_eq!(
+            Report::parse(b"8080\n", false, None)
+                .unwrap()
+                .unwrap()
+                .peer(),
+            None
+        );
+    }
+
+    #[test]
     fn blanks_after_the_last_item_are_allowed_in_an_items_report() {
         let items = parse_items_report(b"http=127.0.0.1:8080 \t \n", false)
             .unwrap()
