@@ -287,6 +287,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn writer_texts_of_exactly_the_longest_length_parse_and_one_more_is_too_long() {
+        // Leading zeros make a pipe text as long as it may be.
+        let pipe = |len: usize| format!("{:0>1$}:pipe:4711", 7, len - ":pipe:4711".len());
+        assert_eq!(pipe(MAX_PIPE_WRITER_LEN).len(), MAX_PIPE_WRITER_LEN);
+        assert_eq!(
+            parse_writer(&pipe(MAX_PIPE_WRITER_LEN)).unwrap(),
+            WriterText::Pipe {
+                fd: 7,
+                inode: Some(4711)
+            }
+        );
+        let err = parse_writer(&pipe(MAX_PIPE_WRITER_LEN + 1)).unwrap_err();
+        assert!(err.to_string().contains("too long"), "{err}");
+        // A remote text: the longest token, and an address padded by its
+        // port's leading zeros.
+        let token = "f".repeat(MAX_TOKEN_HEX);
+        let tcp =
+            |addr_len: usize| format!("tcp:{token}@[::1]:{:0>1$}", 80, addr_len - "[::1]:".len());
+        match parse_writer(&tcp(64)) {
+            Ok(WriterText::Tcp { addr, .. }) => assert_eq!(addr.port(), 80),
+            other => panic!("{other:?}"),
+        }
+        let err = parse_writer(&tcp(65)).unwrap_err();
+        assert!(err.to_string().contains("too long"), "{err}");
+    }
+
+    #[test]
     fn writer_text_round_trips_both_forms() {
         for (fd, inode) in [(7, Some(123456)), (3, None), (i32::MAX, Some(u64::MAX))] {
             let writer = WriterText::Pipe { fd, inode };
