@@ -125,6 +125,13 @@ fn child_process() {
                 .unwrap();
         }),
         "report-and-exit" => writer().report(4242).unwrap(),
+        "report-endpoints" => {
+            let http: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+            let admin: std::net::SocketAddr = "[::1]:9090".parse().unwrap();
+            writer()
+                .report_addrs(&[("http", http), ("admin", admin)])
+                .unwrap();
+        }
         // Through postcard bytes in an env var, as hex: a writer in another form.
         "report-from-postcard" => {
             let hex = std::env::var("DP_POSTCARD").unwrap();
@@ -480,4 +487,17 @@ fn an_oversized_report_and_intruders_are_refused_and_the_child_still_reports() {
     let port = port.watch(&mut spawned);
     assert_eq!(port.timeout(SAFETY).wait().unwrap(), 4242);
     spawned.wait().unwrap();
+}
+
+#[test]
+fn addrs_and_line_read_a_report_of_named_endpoints() {
+    let (mut child, port) = dynamic_port::spawn(&mut child("report-endpoints")).unwrap();
+    let addrs = port.addrs().timeout(SAFETY).wait().unwrap();
+    assert_eq!(addrs["http"], "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(addrs["admin"], "[::1]:9090".parse().unwrap());
+    child.wait().unwrap();
+    let (mut child, port) = dynamic_port::spawn(&mut self::child("report-endpoints")).unwrap();
+    let line = port.line().timeout(SAFETY).wait().unwrap();
+    assert_eq!(line, "http=127.0.0.1:8080 admin=[::1]:9090");
+    child.wait().unwrap();
 }
