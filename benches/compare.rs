@@ -4,6 +4,7 @@
 //! cargo bench --bench compare               # the README's numbers (about a minute)
 //! cargo bench --bench compare -- --quick    # a smoke run, as CI does
 //! cargo bench --bench compare -- big-parent # one section: spawn, big-parent, handshake, scaling, server
+//! SLURM_CONF=$(bash ci/slurm.sh up) cargo bench --bench compare -- slurm  # through srun (as root)
 //! ```
 //!
 //! Every variant spawns the same tiny child: this very program, run with
@@ -64,14 +65,23 @@ fn main() {
     // Section names given as arguments run only those sections.
     // On Windows (under Wine in CI), the sections that need no fork, fd or /proc.
     #[cfg(unix)]
-    let sections = ["spawn", "big-parent", "handshake", "scaling", "server"];
+    let sections = [
+        "spawn",
+        "big-parent",
+        "handshake",
+        "scaling",
+        "server",
+        "slurm",
+    ];
     #[cfg(windows)]
     let sections = ["spawn", "server"];
     let chosen: Vec<&str> = sections
         .into_iter()
         .filter(|section| args.iter().any(|arg| arg == section))
         .collect();
-    let run = |section: &str| chosen.is_empty() || chosen.contains(&section);
+    // `slurm` runs only when named: it needs the cluster of ci/slurm.sh.
+    let run =
+        |section: &str| chosen.contains(&section) || (chosen.is_empty() && section != "slurm");
     let rounds = if quick { 5 } else { 100 };
     println!(
         "dynamic-port comparison: {rounds} rounds, medians; {}",
@@ -100,6 +110,11 @@ fn main() {
         server(rounds);
     }
     #[cfg(unix)]
+    if run("slurm") {
+        println!();
+        slurm(if quick { 3 } else { 30 });
+    }
+    #[cfg(unix)]
     if run("scaling") {
         println!();
         scaling(if quick {
@@ -120,6 +135,13 @@ fn child(args: &[String]) {
         "dynamic-port" => {
             let writer: DynamicPortWriter = args[2].parse().unwrap();
             writer.where_to_listen().unwrap()
+        }
+        // On every interface: a server on a compute node, reached from the login node.
+        "dynamic-port-any" => {
+            let writer: DynamicPortWriter = args[2].parse().unwrap();
+            writer
+                .where_to_listen_on(std::net::Ipv4Addr::UNSPECIFIED.into())
+                .unwrap()
         }
         // Dies without reporting.
         "dynamic-port-exit" => std::process::exit(0),
@@ -793,6 +815,75 @@ fn scaling(counts: &[usize]) {
     }
     println!();
     println!("(The heap and RSS columns include the `std::process::Child` of each child.)");
+}
+
+// ---- through a cluster scheduler ----
+
+/// `srun hostname`: what any job step costs, the floor.
+#[cfg(unix)]
+fn srun_hostname() -> Sample {
+    let start = Instant::now();
+    let status = Command::new("srun")
+        .args(["--quiet", "hostname"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    (start.elapsed(), None)
+}
+
+/// `srun` of a server with a remote writer on the login node's cluster
+/// address (ci/slurm.sh's 10.231.88.1), until the parent knows its address.
+#[cfg(unix)]
+fn srun_dynamic_port() -> Sample {
+    let start = Instant::now();
+    let (writer, port) =
+        DynamicPortWriter::create_remote("10.231.88.1:0".parse().unwrap()).unwrap();
+    let task = child_command("dynamic-port-any");
+    let mut srun = Command::new("srun");
+    srun.arg("--quiet")
+        .arg(task.get_program())
+        .args(task.get_args())
+        .stdin(Stdio::null());
+    writer.pass_to(&mut srun);
+    let mut spawned = srun.spawn().unwrap();
+    drop(writer);
+    let addr = port
+        .watch(&mut spawned)
+        .addr()
+        .timeout(SAFETY)
+        .wait()
+        .unwrap();
+    let known = start.elapsed();
+    drop(TcpStream::connect(addr).unwrap());
+    let connected = start.elapsed();
+    reap(spawned);
+    (known, Some(connected))
+}
+
+#[cfg(unix)]
+fn slurm(rounds: usize) {
+    let rows: [Row; 2] = [
+        ("hostname", "`srun hostname`", srun_hostname),
+        (
+            "dynamic-port",
+            "`srun` a server, `create_remote`: the address known",
+            srun_dynamic_port,
+        ),
+    ];
+    let medians = run_rounds(&rows, rounds);
+    println!("Through Slurm (ci/slurm.sh's one-node cluster), median of {rounds}:");
+    println!();
+    println!("| variant | address known | connected | ÷ `srun hostname` |");
+    println!("| --- | ---: | ---: | ---: |");
+    for (key, label, known, connected) in &medians.rows {
+        println!(
+            "| {label} | {} | {} | {:.2}× |",
+            micros(*known),
+            connected.map_or("—".to_owned(), micros),
+            medians.ratio(key, "hostname"),
+        );
+    }
 }
 
 fn machine() -> String {

@@ -21,10 +21,11 @@ bash ci/features.sh
 step "docs"
 cargo doc --no-deps --all-features --locked
 
-# As root (CI), the remote tests must find their test hosts, not skip.
-if [ "$(id -u)" -eq 0 ]; then export DP_REQUIRE_NETNS=1; fi
-# Whatever happens, no test host is left behind.
-trap 'bash ci/netns.sh down >/dev/null 2>&1 || true' EXIT
+# As root (CI), the remote tests must find their test hosts and the Slurm
+# cluster (tests/slurm.rs, made by ci/slurm.sh), not skip.
+if [ "$(id -u)" -eq 0 ]; then export DP_REQUIRE_NETNS=1 DP_REQUIRE_SLURM=1; fi
+# Whatever happens, no test host and no cluster is left behind.
+trap 'bash ci/netns.sh down >/dev/null 2>&1 || true; bash ci/slurm.sh down >/dev/null 2>&1 || true' EXIT
 
 step "tests (the README's command)"
 results=$(mktemp)

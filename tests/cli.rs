@@ -573,6 +573,44 @@ fn stop_signal_picks_the_signal_that_stops_the_program() {
     let output = run(&["--stop-signal", "NOPE"], "exit 0");
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output).1.contains("NOPE"));
+    for bad in ["INT,NOPE", "INT,", "INT,INT,INT,INT,INT"] {
+        assert_eq!(
+            run(&["--stop-signal", bad], "exit 0").status.code(),
+            Some(2),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn stop_signal_can_be_a_sequence_as_srun_needs_two_ints() {
+    // The program leaves only on its second INT, as srun passes INT on to
+    // its tasks only when two come within a second.
+    let marker = scratch("stop-signal-sequence");
+    let script = format!(
+        r#"ints=0; trap '' TERM
+        trap 'ints=$((ints + 1)); if [ $ints = 2 ]; then echo two > {marker:?}; exit 0; fi' INT
+        echo 4321 >&"${{2%%:*}}"; while true; do sleep 0.02; done"#
+    );
+    let start = Instant::now();
+    let output = run(
+        &[
+            "--stop-signal",
+            "INT,INT",
+            "--grace",
+            "30",
+            "--then",
+            "exit 6",
+        ],
+        &script,
+    );
+    assert_eq!(output.status.code(), Some(6), "{:?}", text(&output));
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "two\n");
 }
 
 #[test]

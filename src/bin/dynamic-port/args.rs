@@ -99,12 +99,14 @@ pub(crate) struct Run {
     /// SIGKILL, when it is stopped. SECS is a number from 0 to 1e9.
     #[arg(long, value_name = "SECS", value_parser = seconds, default_value = "5")]
     pub(crate) grace: Duration,
-    /// The signal that stops the program, by name (TERM, SIGINT) or number.
-    /// srun kills its task at once on TERM but passes INT on: use INT there.
-    /// (Unix only: on Windows the program gets Ctrl-Break.)
+    /// The signal that stops the program, by name (TERM, SIGINT) or number;
+    /// or several, comma-separated, sent 100 ms apart. srun kills its task
+    /// at once on TERM, and passes INT on only when two come within a
+    /// second: use INT,INT there. (Unix only: on Windows the program gets
+    /// Ctrl-Break.)
     #[cfg(unix)]
-    #[arg(long, value_name = "SIG", value_parser = signal, default_value = "TERM")]
-    pub(crate) stop_signal: Signal,
+    #[arg(long, value_name = "SIG[,SIG...]", value_parser = stop_signals, default_value = "TERM")]
+    pub(crate) stop_signal: StopSignals,
     /// Stop the program (the stop signal, SIGKILL after the grace) within a
     /// second once dynamic-port's own parent is gone, however it went
     /// (SIGKILL included): for test fixtures, whose runner may die without
@@ -161,6 +163,21 @@ const SIGNALS: &[(&str, Signal)] = &[
     #[cfg(target_os = "linux")]
     ("PWR", Signal::POWER),
 ];
+
+/// The signals that stop the program, in order: `--stop-signal`.
+#[cfg(unix)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StopSignals(pub(crate) Vec<Signal>);
+
+/// Parses `--stop-signal`: one to four signals, comma-separated.
+#[cfg(unix)]
+pub(crate) fn stop_signals(text: &str) -> Result<StopSignals, String> {
+    let signals = text.split(',').map(signal).collect::<Result<Vec<_>, _>>()?;
+    if signals.len() > 4 {
+        return Err(format!("{text:?} has more than four signals"));
+    }
+    Ok(StopSignals(signals))
+}
 
 #[cfg(unix)]
 /// Parses a signal: a name from [`SIGNALS`], with or without `SIG`, in any

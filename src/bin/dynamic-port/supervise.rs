@@ -16,7 +16,7 @@ use signal_hook::consts::{
     SIGUSR1, SIGUSR2, SIGWINCH,
 };
 
-use crate::args::{ProgramStdout, Run};
+use crate::args::{ProgramStdout, Run, StopSignals};
 use crate::output::{self, Relay, Sink};
 use crate::terminal::Terminal;
 use crate::{code, exit_code, report_failure, spawn_failure, sys, Failure};
@@ -65,14 +65,14 @@ const PARENT_POLL: Duration = Duration::from_millis(100);
 /// every Unix, and a parent's death by SIGKILL sends nothing else.
 fn watch_parent(parent: Option<Pid>, program: Option<Pid>, supervisor: &Supervisor, run: &Run) {
     let shared = Arc::clone(&supervisor.shared);
-    let (stop, grace) = (run.stop_signal, run.grace);
+    let (stop, grace) = (run.stop_signal.clone(), run.grace);
     std::thread::spawn(move || {
         while rustix::process::getppid() == parent {
             std::thread::sleep(PARENT_POLL);
         }
         let groups = || [program, shared.target()].into_iter().flatten();
         for group in groups() {
-            let _ = kill_process_group(group, stop);
+            send_stop(group, &stop);
             let _ = kill_process_group(group, Signal::CONT);
         }
         std::thread::sleep(grace);
@@ -80,6 +80,20 @@ fn watch_parent(parent: Option<Pid>, program: Option<Pid>, supervisor: &Supervis
             let _ = kill_process_group(group, Signal::KILL);
         }
     });
+}
+
+/// How long apart the signals of a `--stop-signal` sequence go (srun takes
+/// two INTs within a second as "pass INT on to the tasks").
+const STOP_SEQUENCE_GAP: Duration = Duration::from_millis(100);
+
+/// Sends `--stop-signal`'s signals to `group`, in order, [`STOP_SEQUENCE_GAP`] apart.
+fn send_stop(group: Pid, stop: &StopSignals) {
+    for (i, &signal) in stop.0.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(STOP_SEQUENCE_GAP);
+        }
+        let _ = kill_process_group(group, signal);
+    }
 }
 
 /// Waits for the report, prints it, and stays with the program or runs
@@ -261,7 +275,9 @@ impl Program {
     fn stop(&mut self, run: &Run) {
         self.release(Sink::Stderr);
         if !self.reaped {
-            self.signal_group(run.stop_signal);
+            if let Some(group) = self.group {
+                send_stop(group, &run.stop_signal);
+            }
             self.signal_group(Signal::CONT);
             let deadline = Instant::now().checked_add(run.grace);
             while !self.exited() {
