@@ -116,7 +116,10 @@
 //!   the same promise. `watch` waits on the child's process handle (its
 //!   exit is seen at once, with its exit code), and a [`Server`] is a Job
 //!   object that kills the whole tree when the `Server` or this process
-//!   ends. The command-line tool is not built for Windows yet.
+//!   ends. Without `watch`, a Windows child that dies before reporting is
+//!   seen only at the timeout (its loopback connection has no end of
+//!   stream that a death closes). The command-line tool runs its program
+//!   in a Job object too, and passes Ctrl-C on as Ctrl-Break.
 //!
 //! - **Watching a child** ([`PortFuture::watch`], every [`spawn`]): a pidfd
 //!   on Linux, a kqueue `EVFILT_PROC` event on macOS and FreeBSD; on a
