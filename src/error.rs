@@ -58,8 +58,10 @@ pub enum ErrorKind {
     NotInherited,
     /// Child side: this writer (or a copy of it) has already reported a port.
     AlreadyReported,
-    /// Child side: nobody reads the pipe any more: the parent dropped its
-    /// [`PortFuture`](crate::PortFuture) or exited.
+    /// Child side: nobody waits for the report any more (the pipe has no
+    /// reader, the FIFO is gone or has none, a remote parent's listener is
+    /// closed): the parent dropped its [`PortFuture`](crate::PortFuture) or
+    /// exited.
     Abandoned,
     /// Any other I/O error; [`std::error::Error::source`] has the cause.
     Io,
