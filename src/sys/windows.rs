@@ -5,9 +5,9 @@
 use std::io;
 use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle};
 
-use windows_sys::Win32::System::Console::{
-    GenerateConsoleCtrlEvent, SetConsoleCtrlHandler, CTRL_BREAK_EVENT,
-};
+#[cfg(feature = "cli")]
+use windows_sys::Win32::System::Console::SetConsoleCtrlHandler;
+use windows_sys::Win32::System::Console::{GenerateConsoleCtrlEvent, CTRL_BREAK_EVENT};
 use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
     SetInformationJobObject, TerminateJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
@@ -101,6 +101,8 @@ pub(crate) fn random_bytes(bytes: &mut [u8]) -> io::Result<()> {
 /// A Job object that kills its processes when its last handle closes. Its
 /// handle is not inheritable, so only this process holds it: when this
 /// process ends, however it ends, so does every process of the job.
+// `pub` for the `dynamic-port` binary (the `__windows` module, feature `cli`).
+#[cfg_attr(not(feature = "cli"), allow(unreachable_pub))]
 #[derive(Debug)]
 pub struct Job {
     /// The job's handle.
@@ -109,6 +111,7 @@ pub struct Job {
 
 impl Job {
     /// Creates a job with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`.
+    #[cfg_attr(not(feature = "cli"), allow(unreachable_pub))]
     pub fn new() -> io::Result<Job> {
         // SAFETY: null attributes (not inheritable) and no name are allowed;
         // it returns null on failure.
@@ -140,6 +143,7 @@ impl Job {
     }
 
     /// Assigns `child` to the job; what it starts from then on joins it too.
+    #[cfg_attr(not(feature = "cli"), allow(unreachable_pub))]
     pub fn assign(&self, child: &std::process::Child) -> io::Result<()> {
         // SAFETY: two valid handles: the job's, and the child's process
         // handle, which `child` keeps open.
@@ -152,6 +156,7 @@ impl Job {
     }
 
     /// Ends every process of the job, with exit code 1.
+    #[cfg_attr(not(feature = "cli"), allow(unreachable_pub))]
     pub fn terminate(&self) -> io::Result<()> {
         // SAFETY: a valid job handle.
         if unsafe { TerminateJobObject(self.handle.as_raw_handle(), 1) } == 0 {
@@ -161,9 +166,11 @@ impl Job {
     }
 }
 
+// `pub` for the `dynamic-port` binary (the `__windows` module, feature `cli`).
 /// Sends `Ctrl-Break` to the console process group that process `pid`
 /// leads (it was started with `CREATE_NEW_PROCESS_GROUP`): Windows' nearest
 /// to `SIGTERM`. It reaches only processes that share this console.
+#[cfg_attr(not(feature = "cli"), allow(unreachable_pub))]
 pub fn ctrl_break(pid: u32) -> io::Result<()> {
     // SAFETY: GenerateConsoleCtrlEvent takes integers only.
     if unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pid) } == 0 {
@@ -174,11 +181,13 @@ pub fn ctrl_break(pid: u32) -> io::Result<()> {
 
 /// The process that console control events (Ctrl-C, Ctrl-Break, closing
 /// the console) are passed on to, as Ctrl-Break; 0 for none.
+#[cfg(feature = "cli")]
 static CONTROL_TARGET: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Passes console control events from now on to the console process group
 /// that process `pid` leads, as Ctrl-Break, instead of ending this process
 /// (`pid` 0: to none, still not ending this process).
+#[cfg(feature = "cli")]
 pub fn on_console_control(pid: u32) -> io::Result<()> {
     use std::sync::atomic::Ordering;
     use std::sync::Once;
@@ -196,6 +205,7 @@ pub fn on_console_control(pid: u32) -> io::Result<()> {
 
 /// The console control handler: Ctrl-Break to the target, and the event
 /// taken as handled (this process goes on, and waits for its child).
+#[cfg(feature = "cli")]
 unsafe extern "system" fn pass_on(_event: u32) -> windows_sys::core::BOOL {
     let target = CONTROL_TARGET.load(std::sync::atomic::Ordering::SeqCst);
     if target != 0 {
