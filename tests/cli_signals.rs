@@ -144,7 +144,11 @@ fn a_sigstop_to_the_program_alone_neither_stops_dynamic_port_nor_comes_back_to_t
     kill(&program);
     assert!(stopped, "SIGSTOP did not stop the program");
     assert!(usr1, "USR1 did not reach the program");
-    assert_eq!(dynamic_port_state, Some('S'), "dynamic-port stopped too");
+    // Sleeping, or running at that moment: anything but stopped ('T').
+    assert!(
+        matches!(dynamic_port_state, Some('S' | 'R')),
+        "dynamic-port stopped too: state {dynamic_port_state:?}"
+    );
     assert!(
         !noted(&marks, "SIGCHLD"),
         "dynamic-port passed its SIGCHLD on"
