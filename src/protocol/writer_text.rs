@@ -311,6 +311,16 @@ mod tests {
         }
         let err = parse_writer(&tcp(65)).unwrap_err();
         assert!(err.to_string().contains("too long"), "{err}");
+        // A FIFO's path of exactly the most bytes, and one more.
+        let fifo = |len: usize| format!("fifo:1:2:/{}", "p".repeat(len - 1));
+        match parse_writer(&fifo(MAX_FIFO_PATH_LEN)) {
+            Ok(WriterText::Fifo { path, .. }) => {
+                assert_eq!(path.as_os_str().len(), MAX_FIFO_PATH_LEN)
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = parse_writer(&fifo(MAX_FIFO_PATH_LEN + 1)).unwrap_err();
+        assert!(err.to_string().contains("too long"), "{err}");
     }
 
     #[test]
