@@ -219,3 +219,26 @@ impl Registry {
         self.inherited.remove(&(fd, inode))
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::DynamicPortWriter;
+
+    #[test]
+    fn a_dropped_write_end_is_forgotten_by_the_registry() {
+        let (writer, port) = DynamicPortWriter::create().unwrap();
+        let fd = writer.fd().unwrap();
+        let ours = Registry::lock()
+            .created(fd)
+            .expect("a new pipe is recorded");
+        assert!(ours.upgrade().is_some());
+        drop((writer, port));
+        // Gone, or (another test's pipe took the fd number since) another entry.
+        let now = Registry::lock().created(fd);
+        assert!(
+            now.is_none_or(|entry| !Weak::ptr_eq(&entry, &ours)),
+            "the dropped write end is still recorded for fd {fd}"
+        );
+    }
+}
