@@ -140,3 +140,24 @@ impl Watch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_reaped_before_it_was_watched_has_no_pid_and_has_exited() {
+        let watch = Watch::reaped();
+        assert_eq!(watch.pid(), None);
+        assert_eq!(watch.exited().unwrap(), Some(Exit::Collected));
+        // A watched one has its pid.
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("--list")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let watch = Watch::new(child.id());
+        assert_eq!(watch.pid(), Some(child.id()));
+        child.wait().unwrap();
+    }
+}
