@@ -12,7 +12,7 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dynamic_port::{DynamicPortWriter, Error, ErrorKind, PortFuture, SpawnOptions};
 use support::Role;
@@ -113,10 +113,39 @@ fn kill_grandchild(child: &mut Child) {
 fn a_grandchild_holding_the_write_end_does_not_hide_the_death() {
     for options in [SpawnOptions::new(), SpawnOptions::new().env()] {
         let (mut child, port) = options.spawn(&mut child_leaving_a_grandchild()).unwrap();
+        let started = Instant::now();
         let result = port.timeout(UNSEEN).wait();
+        // At once: the blocking wait polls the exit event, not only the pipe.
+        let took = started.elapsed();
         kill_grandchild(&mut child);
         assert_exited(result, &mut child, "exit code 3");
+        assert!(took < Duration::from_secs(1), "seen after {took:?}");
     }
+}
+
+#[test]
+fn a_blocking_wait_sleeps_rather_than_spins() {
+    // The child reports after 300 ms; the waiting thread's CPU time over
+    // that wait stays a small part of it (a busy loop would use all of it).
+    let cpu = || {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid pointer to a timespec.
+        assert_eq!(
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) },
+            0
+        );
+        Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    };
+    let mut command = support::bash(r#"sleep 0.3; echo 4242 >&"${2%%:*}""#);
+    let (mut child, port) = dynamic_port::spawn(&mut command).unwrap();
+    let before = cpu();
+    assert_eq!(port.timeout(SAFETY).wait().unwrap(), 4242);
+    let used = cpu() - before;
+    wait_with_deadline(&mut child);
+    assert!(used < Duration::from_millis(100), "{used:?} of CPU");
 }
 
 #[test]
