@@ -11,8 +11,9 @@ mod support;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Stdio};
+use std::time::Duration;
 
-use dynamic_port::{ErrorKind, PortFuture};
+use dynamic_port::{DynamicPortWriter, ErrorKind, PortFuture};
 use support::Role;
 use support::{child, greeting_at, port_line, wait_with_deadline, SAFETY};
 
@@ -320,4 +321,25 @@ fn an_unwatched_report_without_its_newline_counts_at_end_of_stream() {
     drop(writer);
     assert_eq!(port.timeout(SAFETY).wait().unwrap(), 4343);
     wait_with_deadline(&mut child);
+}
+
+#[test]
+fn a_timeout_that_passes_during_a_poll_still_resolves_under_an_executor() {
+    // Deadlines from 1 to 300 µs fall, one run or another, between the
+    // future's look at the clock and its timer's first poll; a timer found
+    // ready then must make it look again, or nothing would ever wake it.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for micros in 1..=300 {
+            let (writer, port) = DynamicPortWriter::create().unwrap();
+            let result = futures::executor::block_on(port.timeout(Duration::from_micros(micros)));
+            assert_eq!(result.unwrap_err().kind(), ErrorKind::TimedOut);
+            drop(writer);
+        }
+        done.send(()).unwrap();
+    });
+    assert!(
+        finished.recv_timeout(Duration::from_secs(10)).is_ok(),
+        "a future with a short timeout never resolved"
+    );
 }
