@@ -704,3 +704,38 @@ impl Hash for DynamicPortWriter {
         self.text().hash(state);
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+
+    use super::*;
+
+    fn hash_of(writer: &DynamicPortWriter) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        writer.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    #[test]
+    fn a_writer_says_what_it_is_in_its_debug_its_kind_and_its_hash() {
+        let (pipe, _port) = DynamicPortWriter::create().unwrap();
+        let (named, _named_port) = DynamicPortWriter::create_named().unwrap();
+        let (remote, _remote_port) =
+            DynamicPortWriter::create_remote("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert!(!pipe.is_named() && named.is_named() && !remote.is_named());
+        let debug = format!("{pipe:?}");
+        assert!(debug.contains(&pipe.fd().unwrap().to_string()), "{debug}");
+        let debug = format!("{remote:?}");
+        let text = remote.to_string();
+        let token = &text[text.find(':').unwrap() + 1..text.find('@').unwrap()];
+        assert!(debug.contains("127.0.0.1"), "{debug}");
+        assert!(!debug.contains(token), "{debug}");
+        // Equal writers hash alike, and these three differ.
+        let copy: DynamicPortWriter = pipe.to_string().parse().unwrap();
+        assert_eq!(hash_of(&copy), hash_of(&pipe));
+        let hashes = [hash_of(&pipe), hash_of(&named), hash_of(&remote)];
+        assert!(hashes[0] != hashes[1] && hashes[1] != hashes[2] && hashes[0] != hashes[2]);
+    }
+}
