@@ -236,6 +236,17 @@ fn a_timeout_without_a_held_writer_does_not_blame_it() {
     assert_eq!(spawned.try_wait().unwrap(), None);
     spawned.kill().unwrap();
     wait_with_deadline(&mut spawned);
+    // Nor does an unwatched one whose writer this process dropped.
+    let (writer, port) = DynamicPortWriter::create().unwrap();
+    let mut command = child(Role::Hang);
+    writer.pass_to(&mut command).stdout(Stdio::piped());
+    let mut spawned = command.spawn().unwrap();
+    drop(writer);
+    let err = port.timeout(Duration::from_millis(200)).wait().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert!(!err.to_string().contains("holds the writer"), "{err}");
+    spawned.kill().unwrap();
+    wait_with_deadline(&mut spawned);
 }
 
 /// A child that reports and exits at once: a Rust child (code 7), or a bash
