@@ -133,10 +133,8 @@ fn a_blocking_wait_sleeps_rather_than_spins() {
             tv_nsec: 0,
         };
         // SAFETY: a valid pointer to a timespec.
-        assert_eq!(
-            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) },
-            0
-        );
+        let read = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+        assert_eq!(read, 0);
         Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
     };
     let mut command = support::bash(r#"sleep 0.3; echo 4242 >&"${2%%:*}""#);
