@@ -18,7 +18,9 @@ use std::io::Write;
 use std::process::{ExitCode, ExitStatus};
 
 use clap::Parser;
-use dynamic_port::{Error, ErrorKind};
+use dynamic_port::{Error, ErrorKind, PortFuture};
+
+use crate::args::Run;
 
 mod args;
 mod output;
@@ -127,4 +129,48 @@ fn spawn_failure(program: &OsStr, err: &std::io::Error) -> Failure {
         code,
         format!("cannot start {}: {err}", program.to_string_lossy()),
     )
+}
+
+/// `--then`'s command and the environment it gets.
+type Then<'a> = Option<(&'a String, Vec<(String, String)>)>;
+
+/// What both supervisors do once the program runs: wait for its report
+/// (within `--timeout`), check `--then`'s environment before anything is
+/// printed, and print the report's lines. On any failure, `stop` stops the
+/// program first.
+fn report_and_print<'a>(
+    run: &'a Run,
+    port: PortFuture,
+    stop: &mut dyn FnMut(),
+) -> Result<Then<'a>, Failure> {
+    let mut report = port.report();
+    if let Some(timeout) = run.timeout {
+        report = report.timeout(timeout);
+    }
+    let report = match report.wait() {
+        Ok(report) => report,
+        Err(err) => {
+            let failure = report_failure(&err);
+            stop();
+            return Err(failure);
+        }
+    };
+    let then = match &run.then {
+        Some(then) => match output::then_env(&report) {
+            Ok(env) => Some((then, env)),
+            Err(why) => {
+                stop();
+                return Err((code::BAD_REPORT, format!("{why}; the program was stopped")));
+            }
+        },
+        None => None,
+    };
+    if let Err(err) = output::print(&report, run.remote.is_some()) {
+        stop();
+        return Err((
+            code::FAILED,
+            format!("cannot write the port to stdout: {err}; the program was stopped"),
+        ));
+    }
+    Ok(then)
 }

@@ -17,9 +17,9 @@ use signal_hook::consts::{
 };
 
 use crate::args::{ProgramStdout, Run, StopSignals};
-use crate::output::{self, Relay, Sink};
+use crate::output::{Relay, Sink};
 use crate::terminal::Terminal;
-use crate::{code, exit_code, report_failure, spawn_failure, sys, Failure};
+use crate::{code, exit_code, spawn_failure, sys, Failure};
 
 /// The signals passed on to the program (then `--then`'s command), unless
 /// inherited as ignored. TSTP and CONT also drive job control.
@@ -104,36 +104,7 @@ fn supervise(
     port: PortFuture,
     supervisor: &Supervisor,
 ) -> Result<ExitCode, Failure> {
-    let mut report = port.report();
-    if let Some(timeout) = run.timeout {
-        report = report.timeout(timeout);
-    }
-    let report = match report.wait() {
-        Ok(report) => report,
-        Err(err) => {
-            let failure = report_failure(&err);
-            program.stop(run);
-            return Err(failure);
-        }
-    };
-    // `--then`'s command and its environment, checked before anything is printed.
-    let then = match &run.then {
-        Some(then) => match output::then_env(&report) {
-            Ok(env) => Some((then, env)),
-            Err(why) => {
-                program.stop(run);
-                return Err((code::BAD_REPORT, format!("{why}; the program was stopped")));
-            }
-        },
-        None => None,
-    };
-    if let Err(err) = output::print(&report, run.remote.is_some()) {
-        program.stop(run);
-        return Err((
-            code::FAILED,
-            format!("cannot write the port to stdout: {err}; the program was stopped"),
-        ));
-    }
+    let then = crate::report_and_print(run, port, &mut || program.stop(run))?;
     program.release(Sink::Stdout);
 
     let status = match then {

@@ -25,8 +25,8 @@ use dynamic_port::__windows::{ctrl_break, on_console_control, Job};
 use dynamic_port::{DynamicPortWriter, PortFuture};
 
 use crate::args::{ProgramStdout, Run};
-use crate::output::{self, Relay, Sink};
-use crate::{code, exit_code, report_failure, spawn_failure, Failure};
+use crate::output::{Relay, Sink};
+use crate::{code, exit_code, spawn_failure, Failure};
 
 /// `CREATE_NEW_PROCESS_GROUP`: the program leads a console process group,
 /// which Ctrl-Break can be sent to alone.
@@ -42,35 +42,7 @@ const RELAY_IDLE: Duration = Duration::from_millis(200);
 /// Runs `dynamic-port run`: returns the exit code, or the failure to report.
 pub(crate) fn run(run: &Run) -> Result<ExitCode, Failure> {
     let (mut program, port) = Program::start(run)?;
-    let mut report = port.report();
-    if let Some(timeout) = run.timeout {
-        report = report.timeout(timeout);
-    }
-    let report = match report.wait() {
-        Ok(report) => report,
-        Err(err) => {
-            let failure = report_failure(&err);
-            program.stop(run);
-            return Err(failure);
-        }
-    };
-    let then = match &run.then {
-        Some(then) => match output::then_env(&report) {
-            Ok(env) => Some((then, env)),
-            Err(why) => {
-                program.stop(run);
-                return Err((code::BAD_REPORT, format!("{why}; the program was stopped")));
-            }
-        },
-        None => None,
-    };
-    if let Err(err) = output::print(&report, run.remote.is_some()) {
-        program.stop(run);
-        return Err((
-            code::FAILED,
-            format!("cannot write the port to stdout: {err}; the program was stopped"),
-        ));
-    }
+    let then = crate::report_and_print(run, port, &mut || program.stop(run))?;
     program.release(Sink::Stdout);
     let status = match then {
         Some((then, env)) => {
