@@ -9,6 +9,7 @@
 #
 # Needs root and iproute2. The addresses are used by these namespaces only.
 set -euo pipefail
+. "$(dirname "$0")/lib/veth.sh"
 
 NS=dp-remote
 HOST_IF=dp-veth0
@@ -22,14 +23,7 @@ up() {
     return 0
   fi
   down
-  ip netns add "$NS"
-  ip link add "$HOST_IF" type veth peer name "$NS_IF"
-  ip link set "$NS_IF" netns "$NS"
-  ip addr add "$HOST_IP/30" dev "$HOST_IF"
-  ip link set "$HOST_IF" up
-  ip netns exec "$NS" ip addr add "$NS_IP/30" dev "$NS_IF"
-  ip netns exec "$NS" ip link set "$NS_IF" up
-  ip netns exec "$NS" ip link set lo up
+  veth_up
 
   mkdir -p "$DIR" /run/sshd
   chmod 700 "$DIR"
@@ -67,12 +61,7 @@ down() {
   if [ -f "$DIR/sshd.pid" ]; then
     kill "$(cat "$DIR/sshd.pid")" 2>/dev/null || true
   fi
-  if ip netns list | grep -qw "$NS"; then
-    # Anything still running in the namespace goes with it.
-    for pid in $(ip netns pids "$NS"); do kill -9 "$pid" 2>/dev/null || true; done
-    ip netns del "$NS"
-  fi
-  ip link del "$HOST_IF" 2>/dev/null || true
+  veth_down
   rm -rf "$DIR"
 }
 

@@ -14,6 +14,7 @@
 # `nsenter --net`; SlurmctldHost must be this machine's short hostname;
 # pid files stay out of /run. No cgroups: proctrack/linuxproc, task/none.
 set -euo pipefail
+. "$(dirname "$0")/lib/veth.sh"
 
 NS=dp-slurm
 HOST_IF=dp-slurm0
@@ -49,14 +50,7 @@ up() {
   mkdir -p "$DIR/state" "$DIR/spool" "$DIR/munge"
   chmod 700 "$DIR"
 
-  ip netns add "$NS"
-  ip link add "$HOST_IF" type veth peer name "$NS_IF"
-  ip link set "$NS_IF" netns "$NS"
-  ip addr add "$HOST_IP/30" dev "$HOST_IF"
-  ip link set "$HOST_IF" up
-  ip netns exec "$NS" ip addr add "$NS_IP/30" dev "$NS_IF"
-  ip netns exec "$NS" ip link set "$NS_IF" up
-  ip netns exec "$NS" ip link set lo up
+  veth_up
   # srun listens on the login node's addresses; the node reaches them all through the veth.
   ip netns exec "$NS" ip route add default via "$HOST_IP"
 
@@ -130,11 +124,7 @@ down() {
   done
   pkill -9 -f "$CONF" 2>/dev/null || true
   pkill -9 -f "$DIR/munge" 2>/dev/null || true
-  if ip netns list | grep -qw "$NS"; then
-    ip netns pids "$NS" | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$NS"
-  fi
-  ip link del "$HOST_IF" 2>/dev/null || true
+  veth_down
   rm -rf "$DIR"
 }
 
